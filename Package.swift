@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+// The rwkv-chat package: a terminal chat app that runs RWKV models in-process on the CPU.
+//
+// Layering (imports go one way only):
+//   rwkv-chat → ChatUI → Conversation → RWKV → Kernels (→ CKernels)
+// Only ChatUI reaches CNcursesw.
+import PackageDescription
+
+let package = Package(
+    name: "rwkv-chat",
+    products: [
+        .executable(name: "rwkv-chat", targets: ["rwkv-chat"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // The hottest loops (matrix products on fp32/fp16/bf16 weights) with SIMD
+        // intrinsics chosen at run time. Everything else stays Swift.
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]
+        ),
+        .target(name: "Kernels", dependencies: ["CKernels"]),
+        .target(name: "RWKV", dependencies: ["Kernels"]),
+        .target(name: "Conversation", dependencies: ["RWKV"]),
+        .systemLibrary(
+            name: "CNcursesw",
+            pkgConfig: "ncursesw",
+            providers: [.apt(["libncursesw5-dev"])]
+        ),
+        .target(name: "ChatUI", dependencies: ["Conversation", "CNcursesw"]),
+        .executableTarget(
+            name: "rwkv-chat",
+            dependencies: [
+                "ChatUI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(
+            name: "RWKVTests",
+            dependencies: ["RWKV"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,236 @@
+// SIMD matrix products for rwkv-chat. See include/ckernels.h for the contract.
+//
+// Summation order (the same on every call of one code path, which is what makes
+// step mode, sequence mode and every thread count agree bit for bit):
+//   four 8-lane accumulators take 32-element blocks round-robin; a remaining
+//   8-element block goes to accumulator 0; the last cols % 8 elements go to a
+//   scalar sum. The result is hsum((acc0 + acc1) + (acc2 + acc3)) + scalar.
+#include "ckernels.h"
+
+#include <string.h>
+
+static int g_force_portable = 0;
+
+// ---------------------------------------------------------------- conversions
+
+static inline float f16_to_f32_scalar(uint16_t h) {
+    // Decode sign, exponent and mantissa by hand so the portable path needs no
+    // hardware half-precision support.
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1F;
+    uint32_t mant = h & 0x3FF;
+    uint32_t bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else {
+            // Subnormal half: normalise it into a float32 normal number.
+            exp = 127 - 15 + 1;
+            while ((mant & 0x400) == 0) {
+                mant <<= 1;
+                exp--;
+            }
+            mant &= 0x3FF;
+            bits = sign | (exp << 23) | (mant << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7F800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float bf16_to_f32_scalar(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float load_scalar(int dtype, const uint8_t *row, size_t i) {
+    switch (dtype) {
+    case CK_F16: {
+        uint16_t h;
+        memcpy(&h, row + 2 * (size_t)i, 2);
+        return f16_to_f32_scalar(h);
+    }
+    case CK_BF16: {
+        uint16_t h;
+        memcpy(&h, row + 2 * (size_t)i, 2);
+        return bf16_to_f32_scalar(h);
+    }
+    default: {
+        float f;
+        memcpy(&f, row + 4 * (size_t)i, 4);
+        return f;
+    }
+    }
+}
+
+static inline size_t elem_size(int dtype) { return dtype == CK_F32 ? 4 : 2; }
+
+// ---------------------------------------------------------------- portable path
+
+// One token: the reference summation order, written with plain loops.
+static void dot_rows_portable(int dtype, const uint8_t *row, int cols, const float *X, int ldx,
+                              int n_tokens, float *Y, int ldy, int r) {
+    float w[8];
+    for (int t = 0; t < n_tokens; t++) {
+        const float *x = X + (size_t)t * ldx;
+        float acc[4][8] = {{0}};
+        int i = 0;
+        for (; i + 32 <= cols; i += 32) {
+            for (int a = 0; a < 4; a++) {
+                for (int l = 0; l < 8; l++) w[l] = load_scalar(dtype, row, i + 8 * a + l);
+                for (int l = 0; l < 8; l++) acc[a][l] = acc[a][l] + w[l] * x[i + 8 * a + l];
+            }
+        }
+        for (; i + 8 <= cols; i += 8) {
+            for (int l = 0; l < 8; l++) w[l] = load_scalar(dtype, row, i + l);
+            for (int l = 0; l < 8; l++) acc[0][l] = acc[0][l] + w[l] * x[i + l];
+        }
+        float tail = 0.0f;
+        for (; i < cols; i++) tail = tail + load_scalar(dtype, row, i) * x[i];
+        float v[8];
+        for (int l = 0; l < 8; l++) v[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+        // Horizontal sum in the same tree the AVX2 path uses.
+        float s = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+        Y[(size_t)t * ldy + r] = s + tail;
+    }
+}
+
+// ---------------------------------------------------------------- AVX2 path
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define CK_HAVE_AVX2_PATH 1
+
+#define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
+
+AVX2_TARGET static inline __m256 load8(int dtype, const uint8_t *row, int i) {
+    switch (dtype) {
+    case CK_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * (size_t)i)));
+    case CK_BF16: {
+        __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + 2 * (size_t)i)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+    }
+    default:
+        return _mm256_loadu_ps((const float *)(row + 4 * (size_t)i));
+    }
+}
+
+AVX2_TARGET static inline float hsum8(__m256 v) {
+    // Lanes (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1: the tree the portable path mirrors.
+    __m128 lo = _mm256_castps256_ps128(v);
+    __m128 hi = _mm256_extractf128_ps(v, 1);
+    __m128 s4 = _mm_add_ps(lo, hi);
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+    return _mm_cvtss_f32(s1);
+}
+
+AVX2_TARGET static inline float tail_dot(int dtype, const uint8_t *row, int i, int cols, const float *x) {
+    float tail = 0.0f;
+    for (; i < cols; i++) tail = tail + load_scalar(dtype, row, i) * x[i];
+    return tail;
+}
+
+// Two tokens share every weight load; each token's own summation order is the
+// one-token order exactly.
+AVX2_TARGET static void dot_rows_avx2(int dtype, const uint8_t *row, int cols, const float *X, int ldx,
+                                      int n_tokens, float *Y, int ldy, int r) {
+    int t = 0;
+    for (; t + 2 <= n_tokens; t += 2) {
+        const float *x0 = X + (size_t)t * ldx;
+        const float *x1 = x0 + ldx;
+        __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a02 = _mm256_setzero_ps(), a03 = _mm256_setzero_ps();
+        __m256 a10 = _mm256_setzero_ps(), a11 = _mm256_setzero_ps(), a12 = _mm256_setzero_ps(), a13 = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= cols; i += 32) {
+            __m256 w0 = load8(dtype, row, i), w1 = load8(dtype, row, i + 8);
+            __m256 w2 = load8(dtype, row, i + 16), w3 = load8(dtype, row, i + 24);
+            a00 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + i), a00);
+            a01 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x0 + i + 8), a01);
+            a02 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x0 + i + 16), a02);
+            a03 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x0 + i + 24), a03);
+            a10 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x1 + i), a10);
+            a11 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x1 + i + 8), a11);
+            a12 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x1 + i + 16), a12);
+            a13 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x1 + i + 24), a13);
+        }
+        for (; i + 8 <= cols; i += 8) {
+            __m256 w0 = load8(dtype, row, i);
+            a00 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + i), a00);
+            a10 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x1 + i), a10);
+        }
+        __m256 v0 = _mm256_add_ps(_mm256_add_ps(a00, a01), _mm256_add_ps(a02, a03));
+        __m256 v1 = _mm256_add_ps(_mm256_add_ps(a10, a11), _mm256_add_ps(a12, a13));
+        Y[(size_t)t * ldy + r] = hsum8(v0) + tail_dot(dtype, row, i, cols, x0);
+        Y[(size_t)(t + 1) * ldy + r] = hsum8(v1) + tail_dot(dtype, row, i, cols, x1);
+    }
+    for (; t < n_tokens; t++) {
+        const float *x0 = X + (size_t)t * ldx;
+        __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a02 = _mm256_setzero_ps(), a03 = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= cols; i += 32) {
+            a00 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x0 + i), a00);
+            a01 = _mm256_fmadd_ps(load8(dtype, row, i + 8), _mm256_loadu_ps(x0 + i + 8), a01);
+            a02 = _mm256_fmadd_ps(load8(dtype, row, i + 16), _mm256_loadu_ps(x0 + i + 16), a02);
+            a03 = _mm256_fmadd_ps(load8(dtype, row, i + 24), _mm256_loadu_ps(x0 + i + 24), a03);
+        }
+        for (; i + 8 <= cols; i += 8) {
+            a00 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x0 + i), a00);
+        }
+        __m256 v0 = _mm256_add_ps(_mm256_add_ps(a00, a01), _mm256_add_ps(a02, a03));
+        Y[(size_t)t * ldy + r] = hsum8(v0) + tail_dot(dtype, row, i, cols, x0);
+    }
+}
+
+static int host_has_avx2(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    }
+    return cached;
+}
+#else
+#define CK_HAVE_AVX2_PATH 0
+static int host_has_avx2(void) { return 0; }
+#endif
+
+// ---------------------------------------------------------------- entry points
+
+int ck_active_isa(void) { return (!g_force_portable && host_has_avx2()) ? 1 : 0; }
+
+void ck_force_portable(int on) { g_force_portable = on; }
+
+void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
+                    int n_tokens, float *Y, int ldy, int row_begin, int row_end) {
+    const uint8_t *base = (const uint8_t *)W;
+    size_t row_bytes = (size_t)cols * elem_size(dtype);
+    int fast = ck_active_isa();
+    for (int r = row_begin; r < row_end; r++) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+#if CK_HAVE_AVX2_PATH
+        if (fast) {
+            dot_rows_avx2(dtype, row, cols, X, ldx, n_tokens, Y, ldy, r);
+            continue;
+        }
+#endif
+        (void)fast;
+        dot_rows_portable(dtype, row, cols, X, ldx, n_tokens, Y, ldy, r);
+    }
+}
+
+void ck_f16_to_f32(const void *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = load_scalar(CK_F16, (const uint8_t *)src, i);
+}
+
+void ck_bf16_to_f32(const void *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = load_scalar(CK_BF16, (const uint8_t *)src, i);
+}

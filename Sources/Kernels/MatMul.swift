@@ -1,0 +1,40 @@
+import CKernels
+
+/// Matrix products of weight matrices with float32 activations: the hot path.
+///
+/// `y = W·x` for one token (generation) and `Y = X·Wᵀ` for a chunk of tokens
+/// (prefill). Both run the same C kernel with the same per-output summation order,
+/// so a token's result is bit-identical whether it was computed alone, in a chunk
+/// of any size, or with any number of threads.
+public enum MatMul {
+    /// The instruction-set path in use: "avx2" or "portable".
+    public static var activePath: String { ck_active_isa() == 1 ? "avx2" : "portable" }
+
+    /// Forces the portable path (for tests that compare paths) or restores automatic choice.
+    public static func forcePortable(_ on: Bool) { ck_force_portable(on ? 1 : 0) }
+
+    /// `y[r] = Σ_i W[r,i]·x[i]`. x: [cols], y: [rows].
+    public static func vector(
+        _ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+        pool: ThreadPool = .serial
+    ) {
+        tokens(w, x, ldx: w.cols, count: 1, y, ldy: w.rows, pool: pool)
+    }
+
+    /// `Y[t][r] = Σ_i W[r,i]·X[t][i]` for t in 0..<count. X: [count][ldx], Y: [count][ldy].
+    public static func tokens(
+        _ w: WeightMatrix, _ x: UnsafePointer<Float>, ldx: Int, count: Int,
+        _ y: UnsafeMutablePointer<Float>, ldy: Int, pool: ThreadPool = .serial
+    ) {
+        precondition(ldx >= w.cols && ldy >= w.rows, "MatMul: stride smaller than the matrix")
+        let type = Int32(w.type.rawValue)
+        let cols = Int32(w.cols)
+        // Splitting rows keeps every output's sum on one thread, so the thread count
+        // cannot change a result. 64 rows per block keeps hand-offs rare on small layers.
+        pool.forEachBlock(count: w.rows, minimumPerBlock: 64) { rows in
+            ck_matmul_rows(
+                type, w.base, cols, x, Int32(ldx), Int32(count), y, Int32(ldy),
+                Int32(rows.lowerBound), Int32(rows.upperBound))
+        }
+    }
+}

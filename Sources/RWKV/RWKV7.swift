@@ -1,0 +1,342 @@
+import Foundation
+import Kernels
+
+/// RWKV-7 ("Goose", x070): the generation of the World v3 and G1 chat models.
+///
+/// Each block is `x += TimeMix(LN1(x)); x += ChannelMix(LN2(x))`, with the
+/// embedding layer-normed by `ln0` and the head applied to `LN_out(x)`. The time
+/// mix is a per-head N×N state updated by a generalised delta rule. The reference
+/// expressions from the official package (rwkv 0.8.32, `RWKV_x070_TMix_one`) are
+/// quoted above the Swift that computes them.
+///
+/// Tokens run in chunks: every projection is one matrix-matrix product over the
+/// chunk and only the recurrence loops over tokens. A single token is a chunk of one,
+/// and each output is summed in the same order either way, so step mode and
+/// sequence mode give bit-identical results.
+final class RWKV7: ModelImplementation, @unchecked Sendable {
+    static func implements(_ version: ArchitectureVersion) -> Bool { version == .v7 }
+
+    /// Layer-norm epsilon of ln0/ln1/ln2/ln_out (PyTorch's default).
+    static let layerNormEps: Float = 1e-5
+    /// Group-norm epsilon of ln_x, hard-coded as 64e-5 in the official package.
+    static let groupNormEps: Float = 64e-5
+    /// Tokens per internal chunk; bounds scratch memory for long prompts.
+    static let maxChunk = 64
+
+    struct Block {
+        var ln1w: [Float], ln1b: [Float], ln2w: [Float], ln2b: [Float]
+        // Token-shift mixing coefficients [C].
+        var xR: [Float], xW: [Float], xK: [Float], xV: [Float], xA: [Float], xG: [Float]
+        var w0: [Float], a0: [Float], v0: [Float]
+        var kK: [Float], kA: [Float], rK: [Float]  // rK: [H*N]
+        // LoRA factors as (out, in) float32: w1T [Dw, C], w2T [C, Dw], etc.
+        var w1T: WeightMatrix, w2T: WeightMatrix, a1T: WeightMatrix, a2T: WeightMatrix
+        var v1T: WeightMatrix?, v2T: WeightMatrix?, g1T: WeightMatrix, g2T: WeightMatrix
+        // Projections [C, C], used in place from the file.
+        var wR: WeightMatrix, wK: WeightMatrix, wV: WeightMatrix, wO: WeightMatrix
+        var lnxW: [Float], lnxB: [Float]
+        var ffnXK: [Float]
+        var ffnKey: WeightMatrix  // [F, C]
+        var ffnValue: WeightMatrix  // [C, F]
+    }
+
+    let config: ModelConfig
+    let stateLayout: StateLayout
+    private let emb: WeightMatrix  // [V, C]
+    private let ln0w: [Float], ln0b: [Float]
+    private let lnOutW: [Float], lnOutB: [Float]
+    private let head: WeightMatrix  // [V, C]
+    private let blocks: [Block]
+
+    init(table: TensorTable) throws {
+        let bind = TensorBinder(table: table)
+        let embShape = try bind.shape("emb.weight")
+        let rkShape = try bind.shape("blocks.0.att.r_k")
+        guard embShape.count == 2, rkShape.count == 2 else {
+            throw ModelFileError(table.path, .badShape, "emb.weight or blocks.0.att.r_k is not a matrix")
+        }
+        let (vocab, c) = (embShape[0], embShape[1])
+        let (h, n) = (rkShape[0], rkShape[1])
+        guard h * n == c, n > 0 else {
+            throw ModelFileError(table.path, .badShape, "r_k shape \(rkShape) does not split the embedding width \(c) into heads")
+        }
+        let layers = try bind.layerCount()
+        let ffnShape = try bind.shape("blocks.0.ffn.key.weight")
+        guard ffnShape.count == 2 else { throw ModelFileError(table.path, .badShape, "blocks.0.ffn.key.weight is not a matrix") }
+        let f = ffnShape[0]
+        func rank(_ name: String) throws -> Int {
+            let s = try bind.shape("blocks.0.att.\(name)")
+            guard s.count == 2 else { throw ModelFileError(table.path, .badShape, "blocks.0.att.\(name) is not a matrix") }
+            return s[1]
+        }
+        let dw = try rank("w1"), da = try rank("a1"), dg = try rank("g1")
+        // Layer 0 has no value residual; v1 sets the rank when another layer exists.
+        let dv = layers > 1 ? try bind.shape("blocks.1.att.v1").last ?? 0 : 0
+
+        config = ModelConfig(
+            version: .v7, layerCount: layers, embedding: c, vocabulary: vocab, ffnWidth: f,
+            headCount: h, headSize: n, loraRanks: ["decay": dw, "a": da, "v": dv, "gate": dg])
+        stateLayout = StateLayout(
+            layers: layers, perLayer: [("att_x_prev", [c]), ("att_kv", [h, n, n]), ("ffn_x_prev", [c])])
+
+        emb = try bind.matrix("emb.weight", rows: vocab, cols: c)
+        ln0w = try bind.vector("blocks.0.ln0.weight", count: c)
+        ln0b = try bind.vector("blocks.0.ln0.bias", count: c)
+        lnOutW = try bind.vector("ln_out.weight", count: c)
+        lnOutB = try bind.vector("ln_out.bias", count: c)
+        head = try bind.matrix("head.weight", rows: vocab, cols: c)
+
+        var list: [Block] = []
+        for l in 0..<layers {
+            let p = "blocks.\(l)."
+            let a = p + "att."
+            func vec(_ name: String) throws -> [Float] { try bind.vector(name, count: c) }
+            list.append(
+                Block(
+                    ln1w: try vec(p + "ln1.weight"), ln1b: try vec(p + "ln1.bias"),
+                    ln2w: try vec(p + "ln2.weight"), ln2b: try vec(p + "ln2.bias"),
+                    xR: try vec(a + "x_r"), xW: try vec(a + "x_w"), xK: try vec(a + "x_k"),
+                    xV: try vec(a + "x_v"), xA: try vec(a + "x_a"), xG: try vec(a + "x_g"),
+                    w0: try vec(a + "w0"), a0: try vec(a + "a0"),
+                    v0: l == 0 ? [] : try vec(a + "v0"),
+                    kK: try vec(a + "k_k"), kA: try vec(a + "k_a"), rK: try bind.flat(a + "r_k", count: c),
+                    w1T: try bind.transposed(a + "w1", inputs: c, outputs: dw),
+                    w2T: try bind.transposed(a + "w2", inputs: dw, outputs: c),
+                    a1T: try bind.transposed(a + "a1", inputs: c, outputs: da),
+                    a2T: try bind.transposed(a + "a2", inputs: da, outputs: c),
+                    v1T: l == 0 ? nil : try bind.transposed(a + "v1", inputs: c, outputs: dv),
+                    v2T: l == 0 ? nil : try bind.transposed(a + "v2", inputs: dv, outputs: c),
+                    g1T: try bind.transposed(a + "g1", inputs: c, outputs: dg),
+                    g2T: try bind.transposed(a + "g2", inputs: dg, outputs: c),
+                    wR: try bind.matrix(a + "receptance.weight", rows: c, cols: c),
+                    wK: try bind.matrix(a + "key.weight", rows: c, cols: c),
+                    wV: try bind.matrix(a + "value.weight", rows: c, cols: c),
+                    wO: try bind.matrix(a + "output.weight", rows: c, cols: c),
+                    lnxW: try vec(a + "ln_x.weight"), lnxB: try vec(a + "ln_x.bias"),
+                    ffnXK: try vec(p + "ffn.x_k"),
+                    ffnKey: try bind.matrix(p + "ffn.key.weight", rows: f, cols: c),
+                    ffnValue: try bind.matrix(p + "ffn.value.weight", rows: c, cols: f)))
+        }
+        blocks = list
+    }
+
+    func initialStateValues() -> [Float] {
+        [Float](repeating: 0, count: stateLayout.floatCount)
+    }
+
+    /// Scratch rows for one chunk of up to `maxChunk` tokens.
+    private final class Scratch {
+        let x, xa, xr, xw, xk, xv, xaa, xg, r, k, v, w, a, g, vFirst, y, tmp: FloatBuffer
+        let loraW, loraA, loraV, loraG: FloatBuffer
+        let ffn: FloatBuffer
+        init(_ cfg: ModelConfig, tokens t: Int) {
+            let c = cfg.embedding
+            func rows(_ width: Int) -> FloatBuffer { FloatBuffer(count: t * width) }
+            (x, xa, xr, xw, xk, xv) = (rows(c), rows(c), rows(c), rows(c), rows(c), rows(c))
+            (xaa, xg, r, k, v, w) = (rows(c), rows(c), rows(c), rows(c), rows(c), rows(c))
+            (a, g, vFirst, y, tmp) = (rows(c), rows(c), rows(c), rows(c), rows(c))
+            loraW = rows(cfg.loraRanks["decay"] ?? 0)
+            loraA = rows(cfg.loraRanks["a"] ?? 0)
+            loraV = rows(cfg.loraRanks["v"] ?? 0)
+            loraG = rows(cfg.loraRanks["gate"] ?? 0)
+            ffn = rows(cfg.ffnWidth)
+        }
+    }
+
+    func forward(
+        tokens: ArraySlice<Int>, state: UnsafeMutablePointer<Float>, all: Bool,
+        logits: UnsafeMutablePointer<Float>, pool: ThreadPool
+    ) {
+        let scratch = Scratch(config, tokens: min(tokens.count, Self.maxChunk))
+        var start = tokens.startIndex
+        while start < tokens.endIndex {
+            let end = min(start + Self.maxChunk, tokens.endIndex)
+            let chunk = tokens[start..<end]
+            let isLast = end == tokens.endIndex
+            let out: UnsafeMutablePointer<Float>? =
+                all ? logits + (start - tokens.startIndex) * config.vocabulary : (isLast ? logits : nil)
+            forwardChunk(chunk, state: state, scratch: scratch, allRows: all, logits: out, pool: pool)
+            start = end
+        }
+    }
+
+    private func forwardChunk(
+        _ tokens: ArraySlice<Int>, state: UnsafeMutablePointer<Float>, scratch s: Scratch,
+        allRows: Bool, logits: UnsafeMutablePointer<Float>?, pool: ThreadPool
+    ) {
+        let c = config.embedding
+        let t = tokens.count
+        let x = s.x.pointer
+
+        // x = LN(emb[token]; ln0). The package layer-norms the whole table at load;
+        // doing it per token gives the same float32 values without a second copy of emb.
+        for (i, token) in tokens.enumerated() {
+            emb.copyRow(token, into: x + i * c)
+            Norm.layer(x + i * c, weight: ln0w, bias: ln0b, eps: Self.layerNormEps, count: c, out: x + i * c)
+        }
+
+        for (l, b) in blocks.enumerated() {
+            let layerState = state + l * stateLayout.floatsPerLayer
+            timeMix(l, b, tokens: t, attPrev: layerState, kv: layerState + c, s, pool)
+            channelMix(b, tokens: t, ffnPrev: layerState + c + config.headCount * config.headSize * config.headSize, s, pool)
+        }
+
+        guard let logits else { return }
+        // logits = head · LN(x; ln_out), for the last token only unless every row is wanted.
+        let first = allRows ? 0 : t - 1
+        for i in first..<t {
+            Norm.layer(x + i * c, weight: lnOutW, bias: lnOutB, eps: Self.layerNormEps, count: c, out: s.tmp.row(i, width: c))
+        }
+        MatMul.tokens(
+            head, s.tmp.row(first, width: c), ldx: c, count: t - first, logits, ldy: config.vocabulary, pool: pool)
+    }
+
+    // swiftlint:disable:next function_body_length
+    private func timeMix(
+        _ layer: Int, _ b: Block, tokens t: Int, attPrev: UnsafeMutablePointer<Float>,
+        kv: UnsafeMutablePointer<Float>, _ s: Scratch, _ pool: ThreadPool
+    ) {
+        let c = config.embedding
+        let h = config.headCount
+        let n = config.headSize
+        let x = s.x.pointer, xa = s.xa.pointer
+        for i in 0..<t {
+            Norm.layer(x + i * c, weight: b.ln1w, bias: b.ln1b, eps: Self.layerNormEps, count: c, out: xa + i * c)
+        }
+
+        // xx = x_prev − x;  xr = x + xx·x_r  (likewise w, k, v, a, g)
+        for i in 0..<t {
+            let prev = i == 0 ? UnsafePointer(attPrev) : UnsafePointer(xa + (i - 1) * c)
+            let cur = xa + i * c
+            let o = i * c
+            for j in 0..<c {
+                let d = prev[j] - cur[j]
+                s.xr.pointer[o + j] = cur[j] + d * b.xR[j]
+                s.xw.pointer[o + j] = cur[j] + d * b.xW[j]
+                s.xk.pointer[o + j] = cur[j] + d * b.xK[j]
+                s.xv.pointer[o + j] = cur[j] + d * b.xV[j]
+                s.xaa.pointer[o + j] = cur[j] + d * b.xA[j]
+                s.xg.pointer[o + j] = cur[j] + d * b.xG[j]
+            }
+        }
+        attPrev.update(from: xa + (t - 1) * c, count: c)
+
+        // r = xr @ R;  k = xk @ K;  v = xv @ V
+        MatMul.tokens(b.wR, s.xr.pointer, ldx: c, count: t, s.r.pointer, ldy: c, pool: pool)
+        MatMul.tokens(b.wK, s.xk.pointer, ldx: c, count: t, s.k.pointer, ldy: c, pool: pool)
+        MatMul.tokens(b.wV, s.xv.pointer, ldx: c, count: t, s.v.pointer, ldy: c, pool: pool)
+
+        // w = tanh(xw @ w1) @ w2;  decay = exp(−0.606531 · σ(w0 + w))
+        lora(b.w1T, b.w2T, s.xw.pointer, hidden: s.loraW.pointer, out: s.w.pointer, tokens: t, pool) {
+            Activation.tanh($0, count: $1)
+        }
+        // a = σ(a0 + (xa @ a1) @ a2)
+        lora(b.a1T, b.a2T, s.xaa.pointer, hidden: s.loraA.pointer, out: s.a.pointer, tokens: t, pool, nil)
+        // g = σ(xg @ g1) @ g2
+        lora(b.g1T, b.g2T, s.xg.pointer, hidden: s.loraG.pointer, out: s.g.pointer, tokens: t, pool) {
+            Activation.sigmoid($0, count: $1)
+        }
+        for i in 0..<t {
+            let o = i * c
+            for j in 0..<c {
+                s.w.pointer[o + j] = expf(-0.606531 * Activation.sigmoid(b.w0[j] + s.w.pointer[o + j]))
+                s.a.pointer[o + j] = Activation.sigmoid(b.a0[j] + s.a.pointer[o + j])
+            }
+        }
+
+        // layer 0: v_first = v;  else: v = v + (v_first − v) · σ(v0 + (xv @ v1) @ v2)
+        if layer == 0 {
+            s.vFirst.pointer.update(from: s.v.pointer, count: t * c)
+        } else if let v1T = b.v1T, let v2T = b.v2T {
+            lora(v1T, v2T, s.xv.pointer, hidden: s.loraV.pointer, out: s.tmp.pointer, tokens: t, pool, nil)
+            for idx in 0..<t * c {
+                let j = idx % c
+                let gate = Activation.sigmoid(b.v0[j] + s.tmp.pointer[idx])
+                s.v.pointer[idx] += (s.vFirst.pointer[idx] - s.v.pointer[idx]) * gate
+            }
+        }
+
+        let r = s.r.pointer, k = s.k.pointer, v = s.v.pointer, w = s.w.pointer, a = s.a.pointer
+        let y = s.y.pointer, kk = s.tmp.pointer
+        for i in 0..<t {
+            let o = i * c
+            // kk = normalize(k · k_k) per head (L2, eps 1e-12);  k = k · (1 + (a − 1) · k_a)
+            for hh in 0..<h {
+                var norm: Float = 0
+                for j in 0..<n {
+                    let q = k[o + hh * n + j] * b.kK[hh * n + j]
+                    kk[o + hh * n + j] = q
+                    norm += q * q
+                }
+                let inv = 1 / max(norm.squareRoot(), 1e-12)
+                for j in 0..<n { kk[o + hh * n + j] *= inv }
+            }
+            for j in 0..<c { k[o + j] = k[o + j] * (1 + (a[o + j] - 1) * b.kA[j]) }
+
+            // Per head, with S[i,j] indexed [value channel, key channel]:
+            //   S = S·diag(decay) + (S·(−kk)) (kk·a)ᵀ + v kᵀ;   y = S·r
+            for hh in 0..<h {
+                let base = o + hh * n
+                let sh = kv + hh * n * n
+                for row in 0..<n {
+                    let srow = sh + row * n
+                    var sa: Float = 0
+                    for j in 0..<n { sa -= srow[j] * kk[base + j] }
+                    let vi = v[base + row]
+                    var acc: Float = 0
+                    for j in 0..<n {
+                        let updated = srow[j] * w[base + j] + sa * (kk[base + j] * a[base + j]) + vi * k[base + j]
+                        srow[j] = updated
+                        acc += updated * r[base + j]
+                    }
+                    y[base + row] = acc
+                }
+            }
+
+            // y = GN(y; ln_x) + (Σ_j r·k·r_k per head) · v;  y = y · g
+            Norm.group(y + o, groups: h, weight: b.lnxW, bias: b.lnxB, eps: Self.groupNormEps, count: c, out: y + o)
+            for hh in 0..<h {
+                let base = o + hh * n
+                var bonus: Float = 0
+                for j in 0..<n { bonus += r[base + j] * k[base + j] * b.rK[hh * n + j] }
+                for j in 0..<n { y[base + j] += bonus * v[base + j] }
+            }
+            for j in 0..<c { y[o + j] *= s.g.pointer[o + j] }
+        }
+
+        // x = x + (y · g) @ O
+        MatMul.tokens(b.wO, y, ldx: c, count: t, s.tmp.pointer, ldy: c, pool: pool)
+        for idx in 0..<t * c { s.x.pointer[idx] += s.tmp.pointer[idx] }
+    }
+
+    /// `out = (f(x @ first)) @ second` for every token, the shape of RWKV-7's small LoRA projections.
+    private func lora(
+        _ first: WeightMatrix, _ second: WeightMatrix, _ x: UnsafePointer<Float>,
+        hidden: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, tokens t: Int,
+        _ pool: ThreadPool, _ f: ((UnsafeMutablePointer<Float>, Int) -> Void)?
+    ) {
+        MatMul.tokens(first, x, ldx: first.cols, count: t, hidden, ldy: first.rows, pool: pool)
+        f?(hidden, t * first.rows)
+        MatMul.tokens(second, hidden, ldx: second.cols, count: t, out, ldy: second.rows, pool: pool)
+    }
+
+    private func channelMix(_ b: Block, tokens t: Int, ffnPrev: UnsafeMutablePointer<Float>, _ s: Scratch, _ pool: ThreadPool) {
+        let c = config.embedding
+        let f = config.ffnWidth
+        let x = s.x.pointer, xa = s.xa.pointer, xk = s.xk.pointer
+        for i in 0..<t {
+            Norm.layer(x + i * c, weight: b.ln2w, bias: b.ln2b, eps: Self.layerNormEps, count: c, out: xa + i * c)
+        }
+        // k = x + (x_prev − x) · x_k
+        for i in 0..<t {
+            let prev = i == 0 ? UnsafePointer(ffnPrev) : UnsafePointer(xa + (i - 1) * c)
+            for j in 0..<c { xk[i * c + j] = xa[i * c + j] + (prev[j] - xa[i * c + j]) * b.ffnXK[j] }
+        }
+        ffnPrev.update(from: xa + (t - 1) * c, count: c)
+        // out = relu(k @ K)² @ V
+        MatMul.tokens(b.ffnKey, xk, ldx: c, count: t, s.ffn.pointer, ldy: f, pool: pool)
+        Activation.squaredReLU(s.ffn.pointer, count: t * f)
+        MatMul.tokens(b.ffnValue, s.ffn.pointer, ldx: f, count: t, s.tmp.pointer, ldy: c, pool: pool)
+        for idx in 0..<t * c { x[idx] += s.tmp.pointer[idx] }
+    }
+}

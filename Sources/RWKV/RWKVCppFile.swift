@@ -1,0 +1,89 @@
+import Kernels
+
+/// Reads an rwkv.cpp `.bin` model (ggmf, file versions 100 and 101).
+///
+/// Header: six little-endian int32 (magic "ggmf", version, n_vocab, n_embed,
+/// n_layer, data type), then records until the end of the file: `dim_count`,
+/// `key_length`, `data_type`, the dimensions innermost first, the key, the data.
+/// rwkv.cpp's converter rearranges some tensors; `canonicalize` undoes that so
+/// the version code sees BlinkDL names and shapes (see docs/ARCHITECTURE.md).
+enum RWKVCppFile {
+    static func read(_ file: MappedFile) throws -> TensorTable {
+        let path = file.path
+        let version = try file.read(Int32.self, at: 4, what: "the rwkv.cpp header")
+        guard version == 100 || version == 101 else {
+            throw ModelFileError(path, .unsupported, "rwkv.cpp file version \(version) is not supported (100 or 101 expected)")
+        }
+        _ = try file.bytes(at: 0, count: 24, what: "the rwkv.cpp header")
+        let table = TensorTable(path: path, format: .rwkvcpp, owner: file)
+        var pos = 24
+        while pos < file.size {
+            let what = "tensor record at byte \(pos)"
+            let dimCount = Int(try file.read(Int32.self, at: pos, what: what))
+            let keyLength = Int(try file.read(Int32.self, at: pos + 4, what: what))
+            let dataType = try file.read(Int32.self, at: pos + 8, what: what)
+            guard (1...4).contains(dimCount), (1...1024).contains(keyLength) else {
+                throw ModelFileError(path, .corrupt, "tensor record at byte \(pos) has \(dimCount) dimensions and a \(keyLength)-byte name")
+            }
+            var dims: [Int] = []
+            for d in 0..<dimCount {
+                let v = Int(try file.read(Int32.self, at: pos + 12 + 4 * d, what: what))
+                guard v > 0, v <= 1 << 28 else {
+                    throw ModelFileError(path, .corrupt, "tensor record at byte \(pos) has dimension \(v)")
+                }
+                dims.append(v)
+            }
+            let keyAt = pos + 12 + 4 * dimCount
+            let key = String(decoding: try file.array(at: keyAt, count: keyLength, what: what), as: UTF8.self)
+            let type: WeightType
+            switch dataType {
+            case 0: type = .f32
+            case 1: type = .f16
+            case 2, 3, 7, 8, 9:
+                throw ModelFileError(path, .unsupported, "tensor '\(key)' is quantized (rwkv.cpp type \(dataType)); quantized files are not supported yet")
+            default:
+                throw ModelFileError(path, .corrupt, "tensor '\(key)' has unknown data type \(dataType)")
+            }
+            let shape = Array(dims.reversed())
+            let bytes = shape.reduce(1, *) * type.byteWidth
+            let dataAt = keyAt + keyLength
+            let data = try file.bytes(at: dataAt, count: bytes, what: "the data of tensor '\(key)'")
+            try table.add(Tensor(name: key, shape: shape, type: type, data: data))
+            pos = dataAt + bytes
+        }
+        try canonicalize(table)
+        return table
+    }
+
+    /// Undoes rwkv.cpp's RWKV-7 rearrangements: `x_rwkvag` (6,1,C) is split into
+    /// `x_r … x_g`, and the LoRA factors stored transposed are transposed back.
+    static func canonicalize(_ table: TensorTable) throws {
+        let loraNames = ["w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2"]
+        for t in table.tensors {
+            if t.name.hasSuffix(".att.x_rwkvag") {
+                let stem = String(t.name.dropLast("x_rwkvag".count))
+                guard t.shape.count == 3, t.shape[0] == 6, t.shape[1] == 1 else {
+                    throw ModelFileError(table.path, .badShape, "tensor '\(t.name)' has shape \(t.shape), expected (6, 1, C)")
+                }
+                let c = t.shape[2]
+                for (i, part) in ["x_r", "x_w", "x_k", "x_v", "x_a", "x_g"].enumerated() {
+                    table.set(Tensor(name: stem + part, shape: [1, 1, c], type: t.type, data: t.data + i * c * t.type.byteWidth))
+                }
+                table.remove(t.name)
+            } else if t.name.contains(".att."), let last = t.name.split(separator: ".").last,
+                loraNames.contains(String(last)), t.shape.count == 2
+            {
+                let rows = t.shape[0]
+                let cols = t.shape[1]
+                let w = t.type.byteWidth
+                let out = table.allocate(byteCount: rows * cols * w)
+                for r in 0..<rows {
+                    for c in 0..<cols {
+                        (out + (c * rows + r) * w).copyMemory(from: t.data + (r * cols + c) * w, byteCount: w)
+                    }
+                }
+                table.set(Tensor(name: t.name, shape: [cols, rows], type: t.type, data: UnsafeRawPointer(out)))
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import Kernels
+
+/// One named tensor of a model file, viewed in place.
+///
+/// `shape` is PyTorch's (outermost first), whatever order the file stored the
+/// dimensions in. The data is contiguous row-major. The memory belongs to the
+/// `TensorTable` (a mapped file or a buffer it owns).
+public struct Tensor: @unchecked Sendable {
+    /// Canonical name, as in BlinkDL checkpoints (`blocks.3.att.key.weight`).
+    public let name: String
+    /// Dimensions, outermost first.
+    public let shape: [Int]
+    /// Element type.
+    public let type: WeightType
+    /// First byte of the data, any alignment.
+    public let data: UnsafeRawPointer
+
+    /// Number of elements.
+    public var count: Int { shape.reduce(1, *) }
+
+    /// Creates a view.
+    public init(name: String, shape: [Int], type: WeightType, data: UnsafeRawPointer) {
+        self.name = name
+        self.shape = shape
+        self.type = type
+        self.data = data
+    }
+
+    /// The shape with every size-1 dimension removed (PyTorch's `squeeze`).
+    public var squeezedShape: [Int] { shape.filter { $0 != 1 } }
+
+    /// All elements as float32 (a copy).
+    public func floats() -> [Float] {
+        Convert.toFloat32Array(type, data, count: count)
+    }
+}
+
+/// The tensors of one model file under canonical names, plus what keeps their memory alive.
+///
+/// Every file format produces one of these; the version code binds names from it
+/// once at load and never looks at the file format again.
+public final class TensorTable: @unchecked Sendable {
+    /// The file the tensors came from, for error messages.
+    public let path: String
+    /// The file's format, for `info`.
+    public let format: ModelFormat
+    /// Tensors in file order.
+    public private(set) var tensors: [Tensor] = []
+    private var index: [String: Int] = [:]
+    // Owners of the memory the tensors point into: the mapped file, and buffers
+    // made when a format's layout had to be rearranged at load.
+    private var owners: [AnyObject] = []
+    private var ownedBuffers: [UnsafeMutableRawPointer] = []
+
+    /// An empty table for `path`, whose tensor memory `owner` keeps alive.
+    public init(path: String, format: ModelFormat, owner: AnyObject) {
+        self.path = path
+        self.format = format
+        owners.append(owner)
+    }
+
+    deinit {
+        for b in ownedBuffers { b.deallocate() }
+    }
+
+    /// Adds a tensor; a second tensor with the same name is a `corrupt` file.
+    public func add(_ t: Tensor) throws {
+        if index[t.name] != nil {
+            throw ModelFileError(path, .corrupt, "tensor '\(t.name)' appears twice")
+        }
+        index[t.name] = tensors.count
+        tensors.append(t)
+    }
+
+    /// Replaces or adds a tensor (used by format translations).
+    public func set(_ t: Tensor) {
+        if let i = index[t.name] {
+            tensors[i] = t
+        } else {
+            index[t.name] = tensors.count
+            tensors.append(t)
+        }
+    }
+
+    /// Removes a tensor by name, if present.
+    public func remove(_ name: String) {
+        guard let i = index[name] else { return }
+        tensors.remove(at: i)
+        index = Dictionary(uniqueKeysWithValues: tensors.enumerated().map { ($1.name, $0) })
+    }
+
+    /// Allocates a buffer of `byteCount` bytes that lives as long as this table.
+    public func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        ownedBuffers.append(p)
+        return p
+    }
+
+    /// The tensor called `name`, if present.
+    public subscript(name: String) -> Tensor? {
+        index[name].map { tensors[$0] }
+    }
+
+    /// The tensor called `name`, or a `missingTensor` error naming the file.
+    public func require(_ name: String) throws -> Tensor {
+        guard let t = self[name] else {
+            throw ModelFileError(path, .missingTensor, "tensor '\(name)' is missing")
+        }
+        return t
+    }
+
+    /// All tensor names in file order.
+    public var names: [String] { tensors.map(\.name) }
+
+    /// Total bytes of tensor data.
+    public var dataBytes: Int { tensors.reduce(0) { $0 + $1.count * $1.type.byteWidth } }
+}

@@ -1,0 +1,60 @@
+import Kernels
+
+/// Looks up tensors by canonical name and checks their shapes while a version binds its weights.
+struct TensorBinder {
+    let table: TensorTable
+
+    private func shapeError(_ t: Tensor, _ expected: String) -> ModelFileError {
+        ModelFileError(table.path, .badShape, "tensor '\(t.name)' has shape \(t.shape), expected \(expected)")
+    }
+
+    /// A vector of `count` elements (size-1 dimensions ignored), upcast to float32.
+    func vector(_ name: String, count: Int) throws -> [Float] {
+        let t = try table.require(name)
+        guard t.count == count, t.squeezedShape.count <= 1 else { throw shapeError(t, "\(count) elements") }
+        return t.floats()
+    }
+
+    /// All elements of a tensor of exactly `count` elements, any shape, upcast to float32.
+    func flat(_ name: String, count: Int) throws -> [Float] {
+        let t = try table.require(name)
+        guard t.count == count else { throw shapeError(t, "\(count) elements") }
+        return t.floats()
+    }
+
+    /// A `[rows, cols]` matrix used in place as `y = W·x`.
+    func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
+        let t = try table.require(name)
+        guard t.squeezedShape == [rows, cols] || t.shape == [rows, cols] else { throw shapeError(t, "[\(rows), \(cols)]") }
+        return WeightMatrix(type: t.type, base: t.data, rows: rows, cols: cols)
+    }
+
+    /// A `[inputs, outputs]` matrix applied as `x @ M`, transposed once into a float32
+    /// `[outputs, inputs]` copy so the row kernel can run it. Used for the small LoRA
+    /// factors only, so the copy is a small fraction of the model.
+    func transposed(_ name: String, inputs: Int, outputs: Int) throws -> WeightMatrix {
+        let t = try table.require(name)
+        guard t.shape == [inputs, outputs] else { throw shapeError(t, "[\(inputs), \(outputs)]") }
+        let src = t.floats()
+        let raw = table.allocate(byteCount: inputs * outputs * 4)
+        let dst = raw.bindMemory(to: Float.self, capacity: inputs * outputs)
+        for i in 0..<inputs {
+            for o in 0..<outputs { dst[o * inputs + i] = src[i * outputs + o] }
+        }
+        return WeightMatrix(type: .f32, base: UnsafeRawPointer(raw), rows: outputs, cols: inputs)
+    }
+
+    /// The shape of `name`, or a missing-tensor error.
+    func shape(_ name: String) throws -> [Int] { try table.require(name).shape }
+
+    /// The number of blocks: the largest `blocks.N.` index plus one.
+    func layerCount() throws -> Int {
+        var n = 0
+        for name in table.names where name.hasPrefix("blocks.") {
+            let parts = name.split(separator: ".")
+            if parts.count > 1, let i = Int(parts[1]) { n = max(n, i + 1) }
+        }
+        guard n > 0 else { throw ModelFileError(table.path, .missingTensor, "no 'blocks.N.' tensors: not an RWKV model") }
+        return n
+    }
+}
