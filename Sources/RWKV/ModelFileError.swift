@@ -19,6 +19,8 @@ public struct ModelFileError: Error, Equatable, CustomStringConvertible, Sendabl
         case missingTensor
         /// A tensor has a shape or type that does not fit the architecture.
         case badShape
+        /// A companion file (such as the vocabulary) is needed but was not found.
+        case missingFile
     }
 
     /// The file the problem is in.

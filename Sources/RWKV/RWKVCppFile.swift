@@ -45,7 +45,10 @@ enum RWKVCppFile {
                 throw ModelFileError(path, .corrupt, "tensor '\(key)' has unknown data type \(dataType)")
             }
             let shape = Array(dims.reversed())
-            let bytes = shape.reduce(1, *) * type.byteWidth
+            guard let count = shape.checkedProduct, count <= file.size else {
+                throw ModelFileError(path, .corrupt, "tensor '\(key)' has shape \(shape), larger than the file")
+            }
+            let bytes = count * type.byteWidth
             let dataAt = keyAt + keyLength
             let data = try file.bytes(at: dataAt, count: bytes, what: "the data of tensor '\(key)'")
             try table.add(Tensor(name: key, shape: shape, type: type, data: data))

@@ -39,11 +39,15 @@ enum TorchCheckpoint {
                 throw ModelFileError(path, .corrupt, "tensor '\(name)': storage '\(rec.storage.key)' is missing from the archive")
             }
             let width = type.byteWidth
-            guard entry.size >= rec.storage.elementCount * width else {
+            guard rec.storage.elementCount < 1 << 40, entry.size >= rec.storage.elementCount * width else {
                 throw ModelFileError(path, .truncated, "tensor '\(name)': storage '\(rec.storage.key)' is shorter than recorded")
             }
-            // The furthest element the view touches must lie inside the storage.
-            let count = rec.shape.reduce(1, *)
+            // The furthest element the view touches must lie inside the storage. Sizes
+            // come from the file, so every product is checked for overflow.
+            let limit = 1 << 40
+            guard let count = rec.shape.checkedProduct, rec.offset < limit,
+                rec.shape.allSatisfy({ $0 < limit }), rec.stride.allSatisfy({ $0 < limit })
+            else { throw ModelFileError(path, .corrupt, "tensor '\(name)' has an impossible size") }
             var last = rec.offset
             for (d, s) in Swift.zip(rec.shape, rec.stride) where d > 0 { last += (d - 1) * s }
             guard count == 0 || (last + 1) * width <= entry.size else {
