@@ -33,7 +33,9 @@ public enum Activation {
         for i in 0..<n { m = max(m, x[i]) }
         var s = 0.0
         for i in 0..<n { s += Double(expf(x[i] - m)) }
-        let lse = m + Float(Foundation.log(s))
-        for i in 0..<n { out[i] = x[i] - lse }
+        // Subtracting the maximum first keeps the result exact for large logits,
+        // where m + log(s) would be rounded to the spacing of floats near m.
+        let logSum = Float(Foundation.log(s))
+        for i in 0..<n { out[i] = (x[i] - m) - logSum }
     }
 }

@@ -56,7 +56,7 @@ extension State {
         for _ in 0..<perLayerCount {
             let n = Int(try r.read() as UInt16)
             let name = String(decoding: try r.take(n), as: UTF8.self)
-            let rank = Int(try r.take(1)[0])
+            let rank = Int(try r.take(1).first!)
             var shape: [Int] = []
             for _ in 0..<rank { shape.append(Int(try r.read() as UInt32)) }
             perLayer.append((name, shape))

@@ -1,0 +1,126 @@
+import XCTest
+
+@testable import Kernels
+
+/// The row kernels against a naive double-precision loop, and their bit-exactness contracts.
+final class MatMulTests: XCTestCase {
+    struct Case {
+        let rows: Int
+        let cols: Int
+        let type: WeightType
+    }
+
+    /// Deterministic pseudo-random floats in [-1, 1).
+    func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
+        var s = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return (0..<n).map { _ in
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: s >> 11) % 1_000_000) / 1_000_000
+        }
+    }
+
+    /// Stores `values` as `type`, returning the bytes and the values as actually stored.
+    func store(_ values: [Float], as type: WeightType) -> (bytes: [UInt8], stored: [Float]) {
+        var bytes: [UInt8] = []
+        var stored: [Float] = []
+        for v in values {
+            switch type {
+            case .f32:
+                withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 }
+                stored.append(v)
+            case .f16:
+                let h = Float16(v)
+                withUnsafeBytes(of: h.bitPattern.littleEndian) { bytes += $0 }
+                stored.append(Float(h))
+            case .bf16:
+                let b = UInt16(truncatingIfNeeded: v.bitPattern >> 16)
+                withUnsafeBytes(of: b.littleEndian) { bytes += $0 }
+                stored.append(Float(bitPattern: UInt32(b) << 16))
+            }
+        }
+        return (bytes, stored)
+    }
+
+    func run(_ c: Case, tokens: Int, pool: ThreadPool, offsetBytes: Int = 0) -> (got: [Float], want: [Float]) {
+        let (bytes, stored) = store(randomFloats(c.rows * c.cols, seed: UInt64(c.rows * 31 + c.cols)), as: c.type)
+        let x = randomFloats(tokens * c.cols, seed: 99)
+        // An odd offset checks that unaligned weight rows (as in mapped files) work.
+        let padded = [UInt8](repeating: 0, count: offsetBytes) + bytes
+        var y = [Float](repeating: .nan, count: tokens * c.rows)
+        padded.withUnsafeBytes { raw in
+            let w = WeightMatrix(type: c.type, base: raw.baseAddress! + offsetBytes, rows: c.rows, cols: c.cols)
+            MatMul.tokens(w, x, ldx: c.cols, count: tokens, &y, ldy: c.rows, pool: pool)
+        }
+        var want = [Float](repeating: 0, count: tokens * c.rows)
+        for t in 0..<tokens {
+            for r in 0..<c.rows {
+                var acc = 0.0
+                for i in 0..<c.cols { acc += Double(stored[r * c.cols + i]) * Double(x[t * c.cols + i]) }
+                want[t * c.rows + r] = Float(acc)
+            }
+        }
+        return (y, want)
+    }
+
+    let cases: [Case] = [
+        Case(rows: 1, cols: 1, type: .f32), Case(rows: 3, cols: 7, type: .f32), Case(rows: 5, cols: 8, type: .f16),
+        Case(rows: 17, cols: 33, type: .bf16), Case(rows: 64, cols: 64, type: .f32), Case(rows: 130, cols: 77, type: .f16),
+        Case(rows: 129, cols: 200, type: .bf16), Case(rows: 256, cols: 96, type: .f32),
+    ]
+
+    func testMatchesNaiveLoopOnBothPaths() {
+        for portable in [false, true] {
+            MatMul.forcePortable(portable)
+            defer { MatMul.forcePortable(false) }
+            for c in cases {
+                for tokens in [1, 2, 3, 5] {
+                    let (got, want) = run(c, tokens: tokens, pool: .serial, offsetBytes: 3)
+                    for i in 0..<got.count {
+                        XCTAssertEqual(got[i], want[i], accuracy: 1e-5 * Float(c.cols).squareRoot() + 1e-6,
+                                       "\(c) tokens \(tokens) portable \(portable) at \(i)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testOneTokenEqualsManyTokensBitForBit() {
+        for c in cases {
+            let (many, _) = run(c, tokens: 7, pool: .serial)
+            for t in 0..<7 {
+                // Recompute token t alone by running a one-token product on its input row.
+                let (bytes, _) = store(randomFloats(c.rows * c.cols, seed: UInt64(c.rows * 31 + c.cols)), as: c.type)
+                let x = Array(randomFloats(7 * c.cols, seed: 99)[(t * c.cols)..<((t + 1) * c.cols)])
+                var y = [Float](repeating: 0, count: c.rows)
+                bytes.withUnsafeBytes { raw in
+                    MatMul.vector(WeightMatrix(type: c.type, base: raw.baseAddress!, rows: c.rows, cols: c.cols), x, &y)
+                }
+                XCTAssertEqual(y, Array(many[(t * c.rows)..<((t + 1) * c.rows)]), "\(c) token \(t)")
+            }
+        }
+    }
+
+    func testThreadCountDoesNotChangeResults() {
+        for c in cases {
+            let (one, _) = run(c, tokens: 4, pool: ThreadPool(threadCount: 1))
+            let (two, _) = run(c, tokens: 4, pool: ThreadPool(threadCount: 2))
+            let (three, _) = run(c, tokens: 4, pool: ThreadPool(threadCount: 3))
+            XCTAssertEqual(one, two, "\(c)")
+            XCTAssertEqual(one, three, "\(c)")
+        }
+    }
+
+    func testHalfPrecisionConversionOfSpecialValues() {
+        // 0, -0, smallest subnormal, largest subnormal, 1, max, inf, -inf.
+        let halves: [UInt16] = [0x0000, 0x8000, 0x0001, 0x03FF, 0x3C00, 0x7BFF, 0x7C00, 0xFC00]
+        var out = [Float](repeating: 0, count: halves.count)
+        halves.withUnsafeBytes { Convert.toFloat32(.f16, $0.baseAddress!, &out, count: halves.count) }
+        XCTAssertEqual(out, halves.map { Float(Float16(bitPattern: $0)) })
+        var nan: Float = 0
+        [UInt16(0x7E00)].withUnsafeBytes { Convert.toFloat32(.f16, $0.baseAddress!, &nan, count: 1) }
+        XCTAssertTrue(nan.isNaN)
+        let bf: [UInt16] = [0x3F80, 0xC000, 0x0001, 0x7F80]
+        bf.withUnsafeBytes { Convert.toFloat32(.bf16, $0.baseAddress!, &out, count: bf.count) }
+        XCTAssertEqual(Array(out.prefix(4)), bf.map { Float(bitPattern: UInt32($0) << 16) })
+    }
+}
