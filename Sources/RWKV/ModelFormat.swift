@@ -25,7 +25,9 @@ public enum ModelFormat: String, Sendable {
         case 0x6767_6d66:
             return try RWKVCppFile.read(file)
         case 0x4655_4747:
-            throw ModelFileError(path, .unsupported, "GGUF files are not supported yet (planned); use a .pth, .safetensors or rwkv.cpp .bin file")
+            throw ModelFileError(
+                path, .unsupported,
+                "GGUF files are not supported yet (planned); use a .pth, .safetensors or rwkv.cpp .bin file")
         default:
             break
         }
@@ -34,9 +36,13 @@ public enum ModelFormat: String, Sendable {
             return try SafeTensorsFile.read(file, headerLength: headerLength)
         }
         if magic & 0xFFFF == 0x0280 || magic & 0xFF == 0x80 {
-            throw ModelFileError(path, .unsupported, "legacy (pre-1.6) PyTorch pickle checkpoints are not supported; re-save it with a current torch.save")
+            throw ModelFileError(
+                path, .unsupported,
+                "legacy (pre-1.6) PyTorch pickle checkpoints are not supported; re-save it with a current torch.save")
         }
-        throw ModelFileError(path, .unknownFormat, "not a model file: unrecognised header (expected a .pth zip archive, .safetensors or rwkv.cpp .bin)")
+        throw ModelFileError(
+            path, .unknownFormat,
+            "not a model file: unrecognised header (expected a .pth zip archive, .safetensors or rwkv.cpp .bin)")
     }
 }
 

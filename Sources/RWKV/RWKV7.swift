@@ -58,15 +58,20 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         let (vocab, c) = (embShape[0], embShape[1])
         let (h, n) = (rkShape[0], rkShape[1])
         guard h * n == c, n > 0 else {
-            throw ModelFileError(table.path, .badShape, "r_k shape \(rkShape) does not split the embedding width \(c) into heads")
+            throw ModelFileError(
+                table.path, .badShape, "r_k shape \(rkShape) does not split the embedding width \(c) into heads")
         }
         let layers = try bind.layerCount()
         let ffnShape = try bind.shape("blocks.0.ffn.key.weight")
-        guard ffnShape.count == 2 else { throw ModelFileError(table.path, .badShape, "blocks.0.ffn.key.weight is not a matrix") }
+        guard ffnShape.count == 2 else {
+            throw ModelFileError(table.path, .badShape, "blocks.0.ffn.key.weight is not a matrix")
+        }
         let f = ffnShape[0]
         func rank(_ name: String) throws -> Int {
             let s = try bind.shape("blocks.0.att.\(name)")
-            guard s.count == 2 else { throw ModelFileError(table.path, .badShape, "blocks.0.att.\(name) is not a matrix") }
+            guard s.count == 2 else {
+                throw ModelFileError(table.path, .badShape, "blocks.0.att.\(name) is not a matrix")
+            }
             return s[1]
         }
         let dw = try rank("w1"), da = try rank("a1"), dg = try rank("g1")
@@ -178,14 +183,16 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         for (l, b) in blocks.enumerated() {
             let layerState = state + l * stateLayout.floatsPerLayer
             timeMix(l, b, tokens: t, attPrev: layerState, kv: layerState + c, s, pool)
-            channelMix(b, tokens: t, ffnPrev: layerState + c + config.headCount * config.headSize * config.headSize, s, pool)
+            channelMix(
+                b, tokens: t, ffnPrev: layerState + c + config.headCount * config.headSize * config.headSize, s, pool)
         }
 
         guard let logits else { return }
         // logits = head · LN(x; ln_out), for the last token only unless every row is wanted.
         let first = allRows ? 0 : t - 1
         for i in first..<t {
-            Norm.layer(x + i * c, weight: lnOutW, bias: lnOutB, eps: Self.layerNormEps, count: c, out: s.tmp.row(i, width: c))
+            Norm.layer(
+                x + i * c, weight: lnOutW, bias: lnOutB, eps: Self.layerNormEps, count: c, out: s.tmp.row(i, width: c))
         }
         MatMul.tokens(
             head, s.tmp.row(first, width: c), ldx: c, count: t - first, logits, ldy: config.vocabulary, pool: pool)
@@ -320,7 +327,9 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         MatMul.tokens(second, hidden, ldx: second.cols, count: t, out, ldy: second.rows, pool: pool)
     }
 
-    private func channelMix(_ b: Block, tokens t: Int, ffnPrev: UnsafeMutablePointer<Float>, _ s: Scratch, _ pool: ThreadPool) {
+    private func channelMix(
+        _ b: Block, tokens t: Int, ffnPrev: UnsafeMutablePointer<Float>, _ s: Scratch, _ pool: ThreadPool
+    ) {
         let c = config.embedding
         let f = config.ffnWidth
         let x = s.x.pointer, xa = s.xa.pointer, xk = s.xk.pointer

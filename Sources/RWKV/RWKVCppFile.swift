@@ -12,7 +12,8 @@ enum RWKVCppFile {
         let path = file.path
         let version = try file.read(Int32.self, at: 4, what: "the rwkv.cpp header")
         guard version == 100 || version == 101 else {
-            throw ModelFileError(path, .unsupported, "rwkv.cpp file version \(version) is not supported (100 or 101 expected)")
+            throw ModelFileError(
+                path, .unsupported, "rwkv.cpp file version \(version) is not supported (100 or 101 expected)")
         }
         _ = try file.bytes(at: 0, count: 24, what: "the rwkv.cpp header")
         let table = TensorTable(path: path, format: .rwkvcpp, owner: file)
@@ -23,7 +24,9 @@ enum RWKVCppFile {
             let keyLength = Int(try file.read(Int32.self, at: pos + 4, what: what))
             let dataType = try file.read(Int32.self, at: pos + 8, what: what)
             guard (1...4).contains(dimCount), (1...1024).contains(keyLength) else {
-                throw ModelFileError(path, .corrupt, "tensor record at byte \(pos) has \(dimCount) dimensions and a \(keyLength)-byte name")
+                throw ModelFileError(
+                    path, .corrupt,
+                    "tensor record at byte \(pos) has \(dimCount) dimensions and a \(keyLength)-byte name")
             }
             var dims: [Int] = []
             for d in 0..<dimCount {
@@ -40,7 +43,9 @@ enum RWKVCppFile {
             case 0: type = .f32
             case 1: type = .f16
             case 2, 3, 7, 8, 9:
-                throw ModelFileError(path, .unsupported, "tensor '\(key)' is quantized (rwkv.cpp type \(dataType)); quantized files are not supported yet")
+                throw ModelFileError(
+                    path, .unsupported,
+                    "tensor '\(key)' is quantized (rwkv.cpp type \(dataType)); quantized files are not supported yet")
             default:
                 throw ModelFileError(path, .corrupt, "tensor '\(key)' has unknown data type \(dataType)")
             }
@@ -66,11 +71,14 @@ enum RWKVCppFile {
             if t.name.hasSuffix(".att.x_rwkvag") {
                 let stem = String(t.name.dropLast("x_rwkvag".count))
                 guard t.shape.count == 3, t.shape[0] == 6, t.shape[1] == 1 else {
-                    throw ModelFileError(table.path, .badShape, "tensor '\(t.name)' has shape \(t.shape), expected (6, 1, C)")
+                    throw ModelFileError(
+                        table.path, .badShape, "tensor '\(t.name)' has shape \(t.shape), expected (6, 1, C)")
                 }
                 let c = t.shape[2]
                 for (i, part) in ["x_r", "x_w", "x_k", "x_v", "x_a", "x_g"].enumerated() {
-                    table.set(Tensor(name: stem + part, shape: [1, 1, c], type: t.type, data: t.data + i * c * t.type.byteWidth))
+                    table.set(
+                        Tensor(
+                            name: stem + part, shape: [1, 1, c], type: t.type, data: t.data + i * c * t.type.byteWidth))
                 }
                 table.remove(t.name)
             } else if t.name.contains(".att."), let last = t.name.split(separator: ".").last,

@@ -37,7 +37,8 @@ extension State {
             throw ModelFileError(path, .unknownFormat, "not an rwkv-chat state file (bad magic)")
         }
         guard bytes.count >= 4 else { throw ModelFileError(path, .truncated, "state file is truncated") }
-        let stored = UInt32(littleEndian: bytes[(bytes.count - 4)...].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+        let stored = UInt32(
+            littleEndian: bytes[(bytes.count - 4)...].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
         guard CRC32.checksum(Array(bytes[..<(bytes.count - 4)])) == stored else {
             throw ModelFileError(path, .corrupt, "state file checksum does not match (damaged or truncated)")
         }

@@ -25,7 +25,9 @@ struct TensorBinder {
     /// A `[rows, cols]` matrix used in place as `y = W·x`.
     func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
         let t = try table.require(name)
-        guard t.squeezedShape == [rows, cols] || t.shape == [rows, cols] else { throw shapeError(t, "[\(rows), \(cols)]") }
+        guard t.squeezedShape == [rows, cols] || t.shape == [rows, cols] else {
+            throw shapeError(t, "[\(rows), \(cols)]")
+        }
         return WeightMatrix(type: t.type, base: t.data, rows: rows, cols: cols)
     }
 
@@ -54,7 +56,9 @@ struct TensorBinder {
             let parts = name.split(separator: ".")
             if parts.count > 1, let i = Int(parts[1]) { n = max(n, i + 1) }
         }
-        guard n > 0 else { throw ModelFileError(table.path, .missingTensor, "no 'blocks.N.' tensors: not an RWKV model") }
+        guard n > 0 else {
+            throw ModelFileError(table.path, .missingTensor, "no 'blocks.N.' tensors: not an RWKV model")
+        }
         return n
     }
 }

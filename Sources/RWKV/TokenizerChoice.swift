@@ -24,6 +24,7 @@ public enum TokenizerChoice {
         }
         throw ModelFileError(
             modelPath ?? "model", .missingFile,
-            "no tokenizer for a \(vocabularySize)-token vocabulary: pass --vocab PATH (the World vocabulary is \(worldVocabularyFile))")
+            "no tokenizer for a \(vocabularySize)-token vocabulary: pass --vocab PATH (the World vocabulary is \(worldVocabularyFile))"
+        )
     }
 }

@@ -16,15 +16,19 @@ enum TorchCheckpoint {
         var byName: [String: ZipArchive.Entry] = [:]
         for e in archive.entries { byName[e.name] = e }
         if let bo = byName[prefix + "byteorder"] {
-            let text = String(decoding: try file.array(at: bo.dataOffset, count: bo.size, what: "byteorder"), as: UTF8.self)
+            let text = String(
+                decoding: try file.array(at: bo.dataOffset, count: bo.size, what: "byteorder"), as: UTF8.self)
             guard text == "little" else {
                 throw ModelFileError(path, .unsupported, "checkpoint was saved on a \(text)-endian machine")
             }
         }
-        var unpickler = Unpickler(bytes: try file.array(at: pkl.dataOffset, count: pkl.size, what: "data.pkl"), path: path)
+        var unpickler = Unpickler(
+            bytes: try file.array(at: pkl.dataOffset, count: pkl.size, what: "data.pkl"), path: path)
         let root = try unpickler.load()
         guard case .dict(let dict) = root else {
-            throw ModelFileError(path, .unsupported, "checkpoint is not a dict of tensors (a training checkpoint or a whole pickled model?)")
+            throw ModelFileError(
+                path, .unsupported,
+                "checkpoint is not a dict of tensors (a training checkpoint or a whole pickled model?)")
         }
         let table = TensorTable(path: path, format: .pytorch, owner: file)
         for (k, v) in dict.pairs {
@@ -33,14 +37,17 @@ enum TorchCheckpoint {
             }
             guard case .tensor(let rec) = v else { continue }  // Non-tensor entries carry no weights.
             guard let type = WeightType(torchStorage: rec.storage.typeName) else {
-                throw ModelFileError(path, .unsupported, "tensor '\(name)' has unsupported type \(rec.storage.typeName)")
+                throw ModelFileError(
+                    path, .unsupported, "tensor '\(name)' has unsupported type \(rec.storage.typeName)")
             }
             guard let entry = byName[prefix + "data/" + rec.storage.key] else {
-                throw ModelFileError(path, .corrupt, "tensor '\(name)': storage '\(rec.storage.key)' is missing from the archive")
+                throw ModelFileError(
+                    path, .corrupt, "tensor '\(name)': storage '\(rec.storage.key)' is missing from the archive")
             }
             let width = type.byteWidth
             guard rec.storage.elementCount < 1 << 40, entry.size >= rec.storage.elementCount * width else {
-                throw ModelFileError(path, .truncated, "tensor '\(name)': storage '\(rec.storage.key)' is shorter than recorded")
+                throw ModelFileError(
+                    path, .truncated, "tensor '\(name)': storage '\(rec.storage.key)' is shorter than recorded")
             }
             // The furthest element the view touches must lie inside the storage. Sizes
             // come from the file, so every product is checked for overflow.
@@ -80,7 +87,9 @@ enum TorchCheckpoint {
 
     // Copies a strided view into contiguous row-major order, one element at a time.
     // Only unusual checkpoints need this, so simplicity beats speed here.
-    static func gather(from src: UnsafeRawPointer, shape: [Int], stride: [Int], width: Int, into dst: UnsafeMutableRawPointer) {
+    static func gather(
+        from src: UnsafeRawPointer, shape: [Int], stride: [Int], width: Int, into dst: UnsafeMutableRawPointer
+    ) {
         let count = shape.reduce(1, *)
         var idx = [Int](repeating: 0, count: shape.count)
         for n in 0..<count {

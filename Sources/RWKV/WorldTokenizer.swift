@@ -52,7 +52,8 @@ public struct WorldTokenizer: Tokenizer {
                 throw ModelFileError(path, .corrupt, "vocabulary line \(lineNo): cannot read the token literal")
             }
             guard bytes.count == length, length > 0 else {
-                throw ModelFileError(path, .corrupt, "vocabulary line \(lineNo): token has \(bytes.count) bytes, line says \(length)")
+                throw ModelFileError(
+                    path, .corrupt, "vocabulary line \(lineNo): token has \(bytes.count) bytes, line says \(length)")
             }
             entries.append((id, bytes))
             maxID = max(maxID, id)

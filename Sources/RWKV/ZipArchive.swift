@@ -96,7 +96,8 @@ struct ZipArchive {
             }
             guard method == 0 else {
                 throw ModelFileError(
-                    path, .unsupported, "zip entry '\(name)' is compressed (method \(method)); PyTorch stores tensors uncompressed")
+                    path, .unsupported,
+                    "zip entry '\(name)' is compressed (method \(method)); PyTorch stores tensors uncompressed")
             }
             guard compSize == size else {
                 throw ModelFileError(path, .corrupt, "zip entry '\(name)' has inconsistent sizes")

@@ -8,7 +8,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Model file (.pth, .safetensors or rwkv.cpp .bin).")
     var model: String
 
-    @Option(name: .long, help: "Vocabulary file (World rwkv_vocab_v20230424.txt), or 'bytes'. Default: chosen from the model.")
+    @Option(
+        name: .long,
+        help: "Vocabulary file (World rwkv_vocab_v20230424.txt), or 'bytes'. Default: chosen from the model.")
     var vocab: String?
 
     @Option(name: .long, help: "Threads for matrix products (results do not depend on it). Default: all cores.")

@@ -5,7 +5,8 @@ import RWKV
 /// `rwkv-chat perplexity`: per-token negative log-likelihood of a text file.
 struct PerplexityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "perplexity", abstract: "Score a text file: mean negative log-likelihood per token and perplexity.")
+        commandName: "perplexity", abstract: "Score a text file: mean negative log-likelihood per token and perplexity."
+    )
 
     @OptionGroup var options: ModelOptions
 

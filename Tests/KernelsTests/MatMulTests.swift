@@ -64,7 +64,8 @@ final class MatMulTests: XCTestCase {
 
     let cases: [Case] = [
         Case(rows: 1, cols: 1, type: .f32), Case(rows: 3, cols: 7, type: .f32), Case(rows: 5, cols: 8, type: .f16),
-        Case(rows: 17, cols: 33, type: .bf16), Case(rows: 64, cols: 64, type: .f32), Case(rows: 130, cols: 77, type: .f16),
+        Case(rows: 17, cols: 33, type: .bf16), Case(rows: 64, cols: 64, type: .f32),
+        Case(rows: 130, cols: 77, type: .f16),
         Case(rows: 129, cols: 200, type: .bf16), Case(rows: 256, cols: 96, type: .f32),
     ]
 
@@ -76,8 +77,9 @@ final class MatMulTests: XCTestCase {
                 for tokens in [1, 2, 3, 5] {
                     let (got, want) = run(c, tokens: tokens, pool: .serial, offsetBytes: 3)
                     for i in 0..<got.count {
-                        XCTAssertEqual(got[i], want[i], accuracy: 1e-5 * Float(c.cols).squareRoot() + 1e-6,
-                                       "\(c) tokens \(tokens) portable \(portable) at \(i)")
+                        XCTAssertEqual(
+                            got[i], want[i], accuracy: 1e-5 * Float(c.cols).squareRoot() + 1e-6,
+                            "\(c) tokens \(tokens) portable \(portable) at \(i)")
                     }
                 }
             }

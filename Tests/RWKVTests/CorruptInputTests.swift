@@ -50,7 +50,8 @@ final class CorruptInputTests: XCTestCase {
             offsets.append(bytes.count - 1)
             for cut in offsets {
                 let path = try write(Array(bytes[..<cut]), "trunc-\(name)")
-                XCTAssertFalse(loadOrTypedError(path, "\(name) cut at \(cut)"), "\(name) truncated at \(cut) must not load")
+                XCTAssertFalse(
+                    loadOrTypedError(path, "\(name) cut at \(cut)"), "\(name) truncated at \(cut) must not load")
             }
         }
     }
@@ -72,7 +73,9 @@ final class CorruptInputTests: XCTestCase {
                 let path = try write(bytes, "flip-\(name)")
                 if loadOrTypedError(path, "\(name) flip trial \(trial)") { loaded += 1 }
             }
-            print("[corrupt] \(name): 300 bit-flip trials, \(loaded) still loaded (flips in weight data), \(300 - loaded) typed errors")
+            print(
+                "[corrupt] \(name): 300 bit-flip trials, \(loaded) still loaded (flips in weight data), \(300 - loaded) typed errors"
+            )
         }
     }
 
@@ -81,7 +84,9 @@ final class CorruptInputTests: XCTestCase {
         // Walk the records to find each header (dim count, key length, type, dims, key).
         var headers: [Range<Int>] = [0..<24]
         var pos = 24
-        func i32(_ at: Int) -> Int { Int(Int32(littleEndian: original.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int32.self) })) }
+        func i32(_ at: Int) -> Int {
+            Int(Int32(littleEndian: original.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int32.self) }))
+        }
         while pos < original.count {
             let dims = i32(pos), keyLength = i32(pos + 4), type = i32(pos + 8)
             var count = 1
@@ -107,7 +112,10 @@ final class CorruptInputTests: XCTestCase {
         let cases: [(String, [UInt8], ModelFileError.Kind)] = [
             ("empty.pth", [], .unknownFormat),
             ("text.pth", Array("hello, this is not a model\n".utf8), .unknownFormat),
-            ("png.bin", [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 0, count: 64), .unknownFormat),
+            (
+                "png.bin", [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 0, count: 64),
+                .unknownFormat
+            ),
             ("model.gguf", Array("GGUF".utf8) + [3, 0, 0, 0] + [UInt8](repeating: 0, count: 32), .unsupported),
             ("legacy.pth", [0x80, 0x02, 0x8A, 0x0A] + [UInt8](repeating: 0, count: 40), .unsupported),
             ("zip-no-pickle.pth", try zipWithOneEntry(), .unknownFormat),
@@ -125,7 +133,9 @@ final class CorruptInputTests: XCTestCase {
         }
         // A vocabulary, a state file and a directory given as the model.
         XCTAssertThrowsError(try Model.load(path: Fixtures.own("mini_vocab.txt")))
-        XCTAssertThrowsError(try Model.load(path: dir.path)) { XCTAssertEqual(($0 as? ModelFileError)?.kind, .unreadable) }
+        XCTAssertThrowsError(try Model.load(path: dir.path)) {
+            XCTAssertEqual(($0 as? ModelFileError)?.kind, .unreadable)
+        }
         XCTAssertThrowsError(try Model.load(path: dir.appendingPathComponent("missing.pth").path)) {
             XCTAssertEqual(($0 as? ModelFileError)?.kind, .unreadable)
         }
@@ -158,7 +168,8 @@ final class CorruptInputTests: XCTestCase {
             var bad = good
             let at = Int(rng.next() % UInt64(bad.count))
             bad[at] ^= UInt8(1) << UInt8(rng.next() % 8)
-            XCTAssertThrowsError(try State(serialized: bad, path: "flip"), "flip at \(at) must be caught by the checksum")
+            XCTAssertThrowsError(
+                try State(serialized: bad, path: "flip"), "flip at \(at) must be caught by the checksum")
         }
     }
 

@@ -76,7 +76,9 @@ final class EquivalenceTests: XCTestCase {
             let one = try Model.load(path: Fixtures.own(name), threads: 1)
             let two = try Model.load(path: Fixtures.own(name), threads: 2)
             var s1 = one.initialState(), s2 = two.initialState()
-            XCTAssertEqual(try one.sequence(tokens, state: &s1, allLogits: true), try two.sequence(tokens, state: &s2, allLogits: true), name)
+            XCTAssertEqual(
+                try one.sequence(tokens, state: &s1, allLogits: true),
+                try two.sequence(tokens, state: &s2, allLogits: true), name)
             XCTAssertEqual(s1, s2, name)
         }
     }

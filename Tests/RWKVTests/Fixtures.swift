@@ -19,7 +19,8 @@ enum Fixtures {
         let dir = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures")
         let path = dir.appendingPathComponent(name).path
         guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("../shared/fixtures is absent (\(name) not found next to the repository); this reference test needs it")
+            throw XCTSkip(
+                "../shared/fixtures is absent (\(name) not found next to the repository); this reference test needs it")
         }
         return path
     }
@@ -28,15 +29,21 @@ enum Fixtures {
     static func floats(_ path: String) throws -> [Float] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         return data.withUnsafeBytes { raw in
-            (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            (0..<(data.count / 4)).map {
+                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+            }
         }
     }
 
     /// The 24 tokens every tiny-model fixture runs: 0, "User: hi\n\nAssistant:", 255, 128, 32.
-    static let tokens = [0, 85, 115, 101, 114, 58, 32, 104, 105, 10, 10, 65, 115, 115, 105, 115, 116, 97, 110, 116, 58, 255, 128, 32]
+    static let tokens = [
+        0, 85, 115, 101, 114, 58, 32, 104, 105, 10, 10, 65, 115, 115, 105, 115, 116, 97, 110, 116, 58, 255, 128, 32,
+    ]
 
     /// The largest |got − want| and whether every element is within `atol + rtol·|want|`.
-    static func compare(_ got: [Float], _ want: [Float], atol: Float = 1e-4, rtol: Float = 1e-4) -> (maxDiff: Float, ok: Bool) {
+    static func compare(
+        _ got: [Float], _ want: [Float], atol: Float = 1e-4, rtol: Float = 1e-4
+    ) -> (maxDiff: Float, ok: Bool) {
         precondition(got.count == want.count, "compare: \(got.count) vs \(want.count) values")
         var maxDiff: Float = 0
         var ok = true
@@ -64,5 +71,6 @@ func assertClose(
 ) {
     let (maxDiff, ok) = Fixtures.compare(got, want, atol: atol, rtol: rtol)
     print("[fixture] \(label): max |diff| = \(maxDiff)")
-    XCTAssertTrue(ok, "\(label): max |diff| \(maxDiff) exceeds atol \(atol) + rtol \(rtol)·|ref|", file: file, line: line)
+    XCTAssertTrue(
+        ok, "\(label): max |diff| \(maxDiff) exceeds atol \(atol) + rtol \(rtol)·|ref|", file: file, line: line)
 }

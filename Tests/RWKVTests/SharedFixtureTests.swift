@@ -33,7 +33,8 @@ final class SharedFixtureTests: XCTestCase {
             assertClose(try m.sequence(Fixtures.tokens, state: &sq), seq, "\(label) sequence logits")
             assertClose(sq.values, stateSeq, "\(label) sequence final state")
             var sf = m.initialState()
-            assertClose(try m.sequence(Fixtures.tokens, state: &sf, allLogits: true), seqFull, "\(label) sequence all rows")
+            assertClose(
+                try m.sequence(Fixtures.tokens, state: &sf, allLogits: true), seqFull, "\(label) sequence all rows")
             // Chunks 7, 1, 16 as in the manifest.
             var sc = m.initialState()
             _ = try m.sequence(Array(Fixtures.tokens[0..<7]), state: &sc)
@@ -58,7 +59,9 @@ final class SharedFixtureTests: XCTestCase {
                 var sum: Float = 0
                 for i in 0..<256 { sum += got[i] - expected[i] }
                 let maxDiff = zip(got, expected).map { abs($0 - $1) }.max()!
-                print("[fixture] rwkv.cpp 7v0-834K-\(format) \(mode): signed sum \(sum), max |diff| \(maxDiff) (threshold \(threshold))")
+                print(
+                    "[fixture] rwkv.cpp 7v0-834K-\(format) \(mode): signed sum \(sum), max |diff| \(maxDiff) (threshold \(threshold))"
+                )
                 XCTAssertLessThanOrEqual(abs(sum), abs(threshold) * 1.05, "\(format) \(mode)")
             }
             // The official package's per-token logits for the same prompt.
@@ -70,7 +73,9 @@ final class SharedFixtureTests: XCTestCase {
 
     func testRWKVCppTinyV7LongPromptMatchesPackage() throws {
         let manifestPath = try Fixtures.shared("rwkvcpp/manifest.json")
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifestPath))) as! [String: Any]
+        let manifest =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifestPath)))
+            as! [String: Any]
         let models = manifest["models"] as! [String: Any]
         let entry = models["7v0-834K-FP32"] as! [String: Any]
         let long = entry["long_prompt"] as! [String: Any]

@@ -9,8 +9,10 @@ final class TokenizerTests: XCTestCase {
     func testWorldVectorsMatchOfficialIdsAndRoundTrip() throws {
         let vocab = try Fixtures.shared("tokenizer/rwkv_vocab_v20230424.txt")
         let tok = try WorldTokenizer(path: vocab)
-        let json = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: try Fixtures.shared("tokenizer/tokenizer_vectors.json")))) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: try Fixtures.shared("tokenizer/tokenizer_vectors.json"))))
+            as! [String: Any]
         let cases = json["cases"] as! [[String: Any]]
         XCTAssertGreaterThan(cases.count, 30)
         for c in cases {
@@ -25,7 +27,8 @@ final class TokenizerTests: XCTestCase {
         }
         let checks = json["world_vocab_checks"] as! [String: Any]
         for e in checks["sample_entries"] as! [[String: Any]] {
-            XCTAssertEqual(tok.bytes(of: e["id"] as! Int).map(hex), e["bytes_hex"] as? String, "vocab entry \(e["id"]!)")
+            XCTAssertEqual(
+                tok.bytes(of: e["id"] as! Int).map(hex), e["bytes_hex"] as? String, "vocab entry \(e["id"]!)")
         }
         // Every id 1...65529 exists, and the longest is 128 bytes.
         XCTAssertEqual((1...65529).filter { tok.bytes(of: $0) == nil }, [])
@@ -78,7 +81,8 @@ final class TokenizerTests: XCTestCase {
                 let e = error as? ModelFileError
                 XCTAssertNotNil(e)
                 XCTAssertTrue(e?.description.contains(path) ?? false)
-                XCTAssertTrue(e?.description.contains(expect) ?? false, "\(e?.description ?? "") should mention \(expect)")
+                XCTAssertTrue(
+                    e?.description.contains(expect) ?? false, "\(e?.description ?? "") should mention \(expect)")
             }
         }
         XCTAssertThrowsError(try WorldTokenizer(path: dir.appendingPathComponent("missing.txt").path))
