@@ -38,6 +38,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "ConversationTests", dependencies: ["Conversation"]),
         .testTarget(
             name: "RWKVTests",
             dependencies: ["RWKV"],

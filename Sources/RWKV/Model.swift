@@ -47,7 +47,11 @@ public final class Model: @unchecked Sendable {
     /// The threads matrix products are split across. Results do not depend on it.
     public var pool: ThreadPool
 
+    /// Tokens run through the model since it was loaded (a counter for tests and statistics).
+    public private(set) var tokensEvaluated = 0
+
     private let impl: ModelImplementation
+    let fingerprintCache = LazyBox<String>()
 
     /// The generations this build can run, each implemented in its own file.
     static let implementations: [ModelImplementation.Type] = [RWKV7.self]
@@ -62,6 +66,15 @@ public final class Model: @unchecked Sendable {
                 "RWKV v\(version.rawValue) models are not supported yet (this build runs RWKV-7)")
         }
         return Model(path: path, table: table, impl: try type.init(table: table), threads: threads)
+    }
+
+    /// Wraps an already-built tensor table (used for synthetic models).
+    static func load(table: TensorTable, threads: Int) throws -> Model {
+        let version = ArchitectureVersion.detect(table)
+        guard let type = implementations.first(where: { $0.implements(version) }) else {
+            throw ModelFileError(table.path, .unsupported, "RWKV v\(version.rawValue) is not supported")
+        }
+        return Model(path: table.path, table: table, impl: try type.init(table: table), threads: threads)
     }
 
     private init(path: String, table: TensorTable, impl: ModelImplementation, threads: Int) {
@@ -94,6 +107,7 @@ public final class Model: @unchecked Sendable {
         if let bad = tokens.first(where: { $0 < 0 || $0 >= vocab }) {
             throw InferenceError("token \(bad) is outside the model's vocabulary (0..<\(vocab))")
         }
+        tokensEvaluated += tokens.count
         let rows = allLogits ? tokens.count : 1
         var logits = [Float](repeating: 0, count: rows * vocab)
         state.values.withUnsafeMutableBufferPointer { s in

@@ -8,6 +8,8 @@ public enum ModelFormat: String, Sendable {
     case safetensors = "safetensors"
     /// rwkv.cpp's ggmf `.bin`.
     case rwkvcpp = "rwkv.cpp .bin"
+    /// Built in memory with deterministic weights (benchmarks and tests).
+    case synthetic = "synthetic"
 
     /// Opens `path`, recognises its format from its first bytes, and reads its tensor table.
     ///

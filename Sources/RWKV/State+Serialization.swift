@@ -23,9 +23,7 @@ extension State {
             out.append(UInt8(e.shape.count))
             for d in e.shape { out.appendLE(UInt32(d)) }
         }
-        values.withUnsafeBytes { raw in
-            for v in raw.bindMemory(to: Float.self) { out.appendLE(v.bitPattern) }
-        }
+        out.appendFloats(values)
         out.appendLE(CRC32.checksum(out))
         return out
     }
@@ -66,47 +64,13 @@ extension State {
         guard layout.floatCount == floatCount, r.remaining == floatCount * 4 + 4 else {
             throw ModelFileError(path, .corrupt, "state sizes do not add up")
         }
-        var values = [Float](repeating: 0, count: floatCount)
-        for i in 0..<floatCount { values[i] = Float(bitPattern: try r.read()) }
-        self.init(layout: layout, values: values)
+        self.init(layout: layout, values: try r.readFloats(floatCount))
     }
 
     /// The raw little-endian float32 values in the official package's state order.
     public func officialLayoutBytes() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(values.count * 4)
-        for v in values { out.appendLE(v.bitPattern) }
+        out.appendFloats(values)
         return out
-    }
-}
-
-extension Array where Element == UInt8 {
-    /// Appends `v` in little-endian byte order.
-    mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
-        Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) }
-    }
-}
-
-/// A bounds-checked little-endian reader over a byte array.
-struct ByteReader {
-    let bytes: [UInt8]
-    let path: String
-    var offset = 0
-
-    var remaining: Int { bytes.count - offset }
-
-    mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
-        guard n >= 0, n <= remaining else {
-            throw ModelFileError(path, .truncated, "file ends early (needs \(n) bytes at offset \(offset))")
-        }
-        defer { offset += n }
-        return bytes[offset..<offset + n]
-    }
-
-    mutating func read<T: FixedWidthInteger>() throws -> T {
-        let s = try take(MemoryLayout<T>.size)
-        var v: T = 0
-        for (i, b) in s.enumerated() { v |= T(b) << (8 * i) }
-        return v
     }
 }
