@@ -33,7 +33,9 @@ extension ChatSession {
         var sampler = Sampler(settings: settings, seed: seed, uncounted: { uncounted.contains($0) })
         var decoder = UTF8StreamDecoder()
         var raw = priorText
-        var emitted = template.displayReply(raw).count
+        // Counted in Unicode scalars, not Characters: a combining mark that arrives later
+        // joins the previous Character without changing the Character count.
+        var emitted = template.displayReply(raw).unicodeScalars.count
         let started = Date()
         defer {
             result.seconds = Date().timeIntervalSince(started)
@@ -41,9 +43,10 @@ extension ChatSession {
         }
 
         func emit(upTo end: String.Index) -> Bool {
-            let shown = template.displayReply(String(raw[..<end]))
+            let shown = template.displayReply(String(raw[..<end])).unicodeScalars
             guard shown.count > emitted else { return true }
-            let delta = String(shown.dropFirst(emitted))
+            var delta = ""
+            delta.unicodeScalars.append(contentsOf: shown.dropFirst(emitted))
             emitted = shown.count
             return onText(delta)
         }

@@ -66,7 +66,9 @@ public final class ChatSession {
         let preamble = template.preamble()
         let tokens = tokenizer.encode(preamble)
         tree = ConversationTree(
-            root: Turn(id: 0, parent: nil, role: .persona, text: preamble, tokens: tokens, created: Date().timeIntervalSince1970))
+            root: Turn(
+                id: 0, parent: nil, role: .persona, text: preamble, tokens: tokens,
+                created: Date().timeIntervalSince1970))
         var state = initialState ?? model.initialState()
         guard state.layout == model.stateLayout else {
             throw ConversationError("the initial state does not fit this model")
@@ -139,7 +141,8 @@ public final class ChatSession {
         let node = try tree.node(reply)
         guard node.role == .assistant else { throw ConversationError("node \(reply) is not a reply") }
         guard node.finish == .length || node.finish == .cancelled else {
-            throw ConversationError("reply \(reply) is complete; only a reply cut by the length limit or cancelled can be continued")
+            throw ConversationError(
+                "reply \(reply) is complete; only a reply cut by the length limit or cancelled can be continued")
         }
         let start = try snapshot(for: reply)
         let target: NodeID

@@ -6,7 +6,7 @@ import RWKV
 /// Templates are data (JSON files in `prompts/`); `ChatTemplate.default` is the RWKV-7
 /// World/G1 chat framing: `User: …\n\nAssistant: …\n\n`, with the generation prompt
 /// ending in `Assistant:` and no trailing space.
-public struct ChatTemplate: Codable, Equatable, Sendable {
+public struct ChatTemplate: Equatable, Sendable {
     /// One warm-up exchange or system line that precedes the conversation.
     public struct Line: Codable, Equatable, Sendable {
         /// "user", "assistant" or "system".
@@ -145,5 +145,35 @@ public struct ChatTemplate: Codable, Equatable, Sendable {
         var stops = stopStrings
         if framed { stops.append(separator) }
         return stops.filter { !$0.isEmpty }.compactMap { text.range(of: $0) }.min { $0.lowerBound < $1.lowerBound }
+    }
+}
+
+extension ChatTemplate: Codable {
+    enum CodingKeys: String, CodingKey {
+        case name, description, userRole = "user_role", assistantRole = "assistant_role", systemRole = "system_role"
+        case separator, system, warmup, generationSuffix = "generation_suffix", stopStrings = "stop_strings"
+        case sampling, framed
+    }
+
+    /// Decodes a template file; every key but `name` is optional and defaults to the `default` template's value.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ChatTemplate.default
+        name = try c.decode(String.self, forKey: .name)
+        description = try c.decodeIfPresent(String.self, forKey: .description) ?? ""
+        userRole = try c.decodeIfPresent(String.self, forKey: .userRole) ?? d.userRole
+        assistantRole = try c.decodeIfPresent(String.self, forKey: .assistantRole) ?? d.assistantRole
+        systemRole = try c.decodeIfPresent(String.self, forKey: .systemRole) ?? d.systemRole
+        separator = try c.decodeIfPresent(String.self, forKey: .separator) ?? d.separator
+        system = try c.decodeIfPresent(String.self, forKey: .system)
+        warmup = try c.decodeIfPresent([Line].self, forKey: .warmup) ?? []
+        generationSuffix = try c.decodeIfPresent(String.self, forKey: .generationSuffix) ?? ""
+        stopStrings = try c.decodeIfPresent([String].self, forKey: .stopStrings) ?? []
+        sampling = try c.decodeIfPresent(SamplingSettings.self, forKey: .sampling) ?? d.sampling
+        framed = try c.decodeIfPresent(Bool.self, forKey: .framed) ?? true
+        guard !separator.isEmpty || !framed else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .separator, in: c, debugDescription: "a framed template needs a separator")
+        }
     }
 }

@@ -33,7 +33,9 @@ public struct ConversationTree: Equatable, Sendable {
 
     /// Adds a child of `parent` and returns its id.
     @discardableResult
-    public mutating func add(_ role: Turn.Role, text: String, tokens: [Int], under parent: NodeID, time: Double) -> NodeID {
+    public mutating func add(
+        _ role: Turn.Role, text: String, tokens: [Int], under parent: NodeID, time: Double
+    ) -> NodeID {
         let id = nextID
         nextID += 1
         nodes[id] = Turn(id: id, parent: parent, role: role, text: text, tokens: tokens, created: time)
@@ -145,7 +147,8 @@ extension ConversationTree: Codable {
         var map: [NodeID: Turn] = [:]
         for n in list {
             guard map[n.id] == nil, n.id >= 0, n.id < nextID else {
-                throw DecodingError.dataCorruptedError(forKey: .nodes, in: c, debugDescription: "node id \(n.id) is repeated or out of range")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .nodes, in: c, debugDescription: "node id \(n.id) is repeated or out of range")
             }
             map[n.id] = n
         }
@@ -154,7 +157,8 @@ extension ConversationTree: Codable {
         activeChild = [:]
         for (k, v) in pairs {
             guard let key = Int(k) else {
-                throw DecodingError.dataCorruptedError(forKey: .activeChild, in: c, debugDescription: "bad active_child key")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .activeChild, in: c, debugDescription: "bad active_child key")
             }
             activeChild[key] = v
         }
@@ -166,18 +170,21 @@ extension ConversationTree: Codable {
         var seen = Set<NodeID>()
         while let id = stack.popLast() {
             guard let n = map[id], seen.insert(id).inserted else {
-                throw DecodingError.dataCorruptedError(forKey: .nodes, in: c, debugDescription: "node \(id) is missing or in a cycle")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .nodes, in: c, debugDescription: "node \(id) is missing or in a cycle")
             }
             reached += 1
             for child in n.children {
                 guard map[child]?.parent == id else {
-                    throw DecodingError.dataCorruptedError(forKey: .nodes, in: c, debugDescription: "node \(child) does not name \(id) as parent")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .nodes, in: c, debugDescription: "node \(child) does not name \(id) as parent")
                 }
                 stack.append(child)
             }
         }
         guard reached == map.count else {
-            throw DecodingError.dataCorruptedError(forKey: .nodes, in: c, debugDescription: "some nodes are not reachable from the root")
+            throw DecodingError.dataCorruptedError(
+                forKey: .nodes, in: c, debugDescription: "some nodes are not reachable from the root")
         }
     }
 
@@ -188,6 +195,7 @@ extension ConversationTree: Codable {
         try c.encode(cursor, forKey: .cursor)
         try c.encode(nextID, forKey: .nextID)
         try c.encode(orderedNodes, forKey: .nodes)
-        try c.encode(Dictionary(uniqueKeysWithValues: activeChild.map { (String($0.key), $0.value) }), forKey: .activeChild)
+        try c.encode(
+            Dictionary(uniqueKeysWithValues: activeChild.map { (String($0.key), $0.value) }), forKey: .activeChild)
     }
 }

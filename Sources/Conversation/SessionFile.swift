@@ -77,7 +77,13 @@ public enum SessionFile {
         sections.append(("MODL", Array(try json.encode(ModelIdentity(session.model)))))
         let tok = session.tokenizer
         sections.append(
-            ("TOKZ", Array(try json.encode(TokenizerIdentity(name: tok.name, vocabulary: tok.vocabularySize, fingerprint: tok.fingerprint)))))
+            (
+                "TOKZ",
+                Array(
+                    try json.encode(
+                        TokenizerIdentity(name: tok.name, vocabulary: tok.vocabularySize, fingerprint: tok.fingerprint))
+                )
+            ))
         let record = TreeRecord(
             tree: session.tree, template: session.template, sampling: session.sampling, seed: session.seed,
             maxTokens: session.maxTokens, saved: Date().timeIntervalSince1970)
@@ -155,12 +161,14 @@ public enum SessionFile {
         close(fd)
         guard ok else {
             unlink(tmp.path)
-            throw ModelFileError(url.path, .unreadable, "cannot write the session (\(error)); the previous file is unchanged")
+            throw ModelFileError(
+                url.path, .unreadable, "cannot write the session (\(error)); the previous file is unchanged")
         }
         guard rename(tmp.path, url.path) == 0 else {
             let e = errnoText()
             unlink(tmp.path)
-            throw ModelFileError(url.path, .unreadable, "cannot replace the session file (\(e)); the previous file is unchanged")
+            throw ModelFileError(
+                url.path, .unreadable, "cannot replace the session file (\(e)); the previous file is unchanged")
         }
         let dfd = open(dir.path, O_RDONLY)
         if dfd >= 0 {
@@ -216,7 +224,8 @@ public enum SessionFile {
         guard tok.fingerprint == tokenizer.fingerprint, tok.vocabulary == tokenizer.vocabularySize else {
             throw ModelFileError(
                 path, .unsupported,
-                "session was tokenized with \(tok.name) (\(tok.vocabulary) ids), not \(tokenizer.name) (\(tokenizer.vocabularySize) ids); its token ids would mean other text")
+                "session was tokenized with \(tok.name) (\(tok.vocabulary) ids), not \(tokenizer.name) (\(tokenizer.vocabularySize) ids); its token ids would mean other text"
+            )
         }
         let record = try decode(TreeRecord.self, "TREE")
         for n in record.tree.orderedNodes {
@@ -266,7 +275,9 @@ public enum SessionFile {
         var r = ByteReader(bytes: bytes, path: path, offset: 8)
         let version: UInt32 = try r.read()
         guard version == formatVersion else {
-            throw ModelFileError(path, .unsupported, "session format version \(version) is not supported (this build reads \(formatVersion))")
+            throw ModelFileError(
+                path, .unsupported,
+                "session format version \(version) is not supported (this build reads \(formatVersion))")
         }
         let count: UInt32 = try r.read()
         guard count <= 10_000_000 else { throw ModelFileError(path, .corrupt, "session claims \(count) sections") }
@@ -277,13 +288,15 @@ public enum SessionFile {
             _ = try r.read() as UInt32
             let length: UInt64 = try r.read()
             guard length <= UInt64(r.remaining) else {
-                throw ModelFileError(path, .truncated, "session section \(i) (\(tag)) is cut short: the file is truncated")
+                throw ModelFileError(
+                    path, .truncated, "session section \(i) (\(tag)) is cut short: the file is truncated")
             }
             let payload = Array(try r.take(Int(length)))
             let body = Array(bytes[start..<r.offset])
             let crc: UInt32 = try r.read()
             guard CRC32.checksum(body) == crc else {
-                throw ModelFileError(path, .corrupt, "session section \(i) (\(tag)) fails its checksum: the file is damaged")
+                throw ModelFileError(
+                    path, .corrupt, "session section \(i) (\(tag)) fails its checksum: the file is damaged")
             }
             out.append((tag, payload))
         }

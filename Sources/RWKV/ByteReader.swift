@@ -46,7 +46,9 @@ public struct ByteReader {
         return [Float](unsafeUninitializedCapacity: count) { buf, n in
             bytes.withUnsafeBytes { raw in
                 for i in 0..<count {
-                    buf[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)))
+                    buf[i] = Float(
+                        bitPattern: UInt32(
+                            littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)))
                 }
             }
             n = count

@@ -11,7 +11,9 @@ extension Model {
     public var fingerprint: String {
         if let cached = fingerprintCache.value { return cached }
         var h = FNV1a()
-        h.add("\(config.version.rawValue) \(config.layerCount) \(config.embedding) \(config.vocabulary) \(config.ffnWidth)")
+        h.add(
+            "\(config.version.rawValue) \(config.layerCount) \(config.embedding) \(config.vocabulary) \(config.ffnWidth)"
+        )
         for t in tensors.tensors {
             h.add("\(t.name) \(t.shape) \(t.type)")
             let bytes = t.count * t.type.byteWidth

@@ -59,7 +59,8 @@ public struct Sampler: Sendable {
 
     /// A sampler for one reply. `uncounted(token)` says whether a token is exempt from
     /// penalty counting (whitespace and digits in the official package).
-    public init(settings: SamplingSettings, seed: UInt64, uncounted: @escaping @Sendable (Int) -> Bool = { _ in false }) {
+    public init(settings: SamplingSettings, seed: UInt64, uncounted: @escaping @Sendable (Int) -> Bool = { _ in false })
+    {
         self.settings = settings
         self.rng = SeededGenerator(seed: seed)
         self.uncounted = uncounted

@@ -27,11 +27,14 @@ public enum SyntheticModel {
     ]
 
     /// Builds the model of shape `name` with weights stored as `type`.
-    public static func make(_ name: String, type: WeightType = .f16, threads: Int = 1, vocabulary: Int = 65536) throws
+    public static func make(
+        _ name: String, type: WeightType = .f16, threads: Int = 1, vocabulary: Int = 65536
+    ) throws
         -> Model
     {
         guard let shape = shapes.first(where: { $0.name == name }) else {
-            throw InferenceError("unknown synthetic shape '\(name)' (known: \(shapes.map(\.name).joined(separator: ", ")))")
+            throw InferenceError(
+                "unknown synthetic shape '\(name)' (known: \(shapes.map(\.name).joined(separator: ", ")))")
         }
         let c = shape.embedding
         let f = 4 * c
@@ -66,7 +69,9 @@ public enum SyntheticModel {
                 try add(a + n, [1, 1, c], scale: 0.4, offset: 0.5, as: .f32)
             }
             try add(a + "r_k", [h, 64], scale: 0.5, as: .f32)
-            for (n, r) in [("w", shape.ranks.decay), ("a", shape.ranks.a), ("v", shape.ranks.v), ("g", shape.ranks.gate)] {
+            for (n, r) in [
+                ("w", shape.ranks.decay), ("a", shape.ranks.a), ("v", shape.ranks.v), ("g", shape.ranks.gate),
+            ] {
                 try add(a + n + "1", [c, r], scale: 0.1, as: type)
                 try add(a + n + "2", [r, c], scale: 0.1, as: type)
             }

@@ -20,7 +20,8 @@ enum ConversationFixtures {
         var t = ChatTemplate.default
         t.warmup = [.init(role: "user", text: "hi"), .init(role: "assistant", text: "Hello.")]
         // The random tiny model rarely emits "\n\n", so replies usually end at the length limit.
-        return try ChatSession(model: model ?? self.model(), tokenizer: ByteTokenizer(), template: t, seed: seed, maxTokens: maxTokens)
+        return try ChatSession(
+            model: model ?? self.model(), tokenizer: ByteTokenizer(), template: t, seed: seed, maxTokens: maxTokens)
     }
 
     /// The snapshot a fresh run over the path's tokens gives, from the initial state.
@@ -32,14 +33,17 @@ enum ConversationFixtures {
     }
 
     /// Every snapshot the session holds equals a fresh run over its path, bit for bit.
-    static func assertSnapshotsExact(_ s: ChatSession, _ label: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    static func assertSnapshotsExact(
+        _ s: ChatSession, _ label: String, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         XCTAssertFalse(s.snapshots.isEmpty, label, file: file, line: line)
         for (id, snap) in s.snapshots {
             let fresh = try freshSnapshot(s, id)
             XCTAssertEqual(snap, fresh, "\(label): snapshot of node \(id)", file: file, line: line)
         }
         // And the cursor's, recomputed if it had been dropped.
-        XCTAssertEqual(try s.snapshot(for: s.cursor), try freshSnapshot(s, s.cursor), "\(label): cursor", file: file, line: line)
+        XCTAssertEqual(
+            try s.snapshot(for: s.cursor), try freshSnapshot(s, s.cursor), "\(label): cursor", file: file, line: line)
     }
 
     static func tempDir() throws -> URL {

@@ -58,7 +58,8 @@ final class SessionFileTests: XCTestCase {
     func testWrongTokenizerIsRefused() throws {
         let (_, url) = try makeSaved()
         let vocab = ConversationFixtures.repoRoot.appendingPathComponent("Tests/RWKVTests/Fixtures/mini_vocab.txt").path
-        XCTAssertThrowsError(try SessionFile.load(url, model: ConversationFixtures.model(), tokenizer: WorldTokenizer(path: vocab)))
+        XCTAssertThrowsError(
+            try SessionFile.load(url, model: ConversationFixtures.model(), tokenizer: WorldTokenizer(path: vocab)))
     }
 
     func testDamageInEverySectionIsCaughtAndNothingIsWritten() throws {
@@ -79,7 +80,8 @@ final class SessionFileTests: XCTestCase {
             bad[at] ^= 0x20
             let path = dir.appendingPathComponent("bad.rwkvsession")
             try Data(bad).write(to: path)
-            XCTAssertThrowsError(try SessionFile.load(path, model: model, tokenizer: ByteTokenizer()), "flip at \(at)") {
+            XCTAssertThrowsError(try SessionFile.load(path, model: model, tokenizer: ByteTokenizer()), "flip at \(at)")
+            {
                 XCTAssertTrue(($0 as? ModelFileError)?.description.hasPrefix(path.path) ?? false, "\($0)")
             }
             XCTAssertEqual([UInt8](try Data(contentsOf: path)), bad, "a failed load must not touch the file")
@@ -132,7 +134,8 @@ final class SessionFileTests: XCTestCase {
             } catch is ConversationError {
             }
         }
-        print("[fuzz] session loader: \(iterations) mutated files, \(loaded) loaded, \(iterations - loaded) typed errors")
+        print(
+            "[fuzz] session loader: \(iterations) mutated files, \(loaded) loaded, \(iterations - loaded) typed errors")
     }
 
     func testThousandTurnSessionStaysWithinBudgetAndRoundTrips() throws {
@@ -144,7 +147,9 @@ final class SessionFileTests: XCTestCase {
         let url = dir.appendingPathComponent("long.rwkvsession")
         try SessionFile.save(s, to: url)
         let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as! Int
-        print("[session] 1000 turns (2001 nodes): \(s.snapshotBytes) bytes of snapshots in memory (budget \(budget)), file \(size) bytes")
+        print(
+            "[session] 1000 turns (2001 nodes): \(s.snapshotBytes) bytes of snapshots in memory (budget \(budget)), file \(size) bytes"
+        )
         // Required snapshots (root, tip) + tree text; optional ones within their 64 MiB file budget.
         XCTAssertLessThan(size, 8 << 20)
         let model = try ConversationFixtures.model()
