@@ -39,6 +39,8 @@ let package = Package(
         ),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ConversationTests", dependencies: ["Conversation"]),
+        // Runs the built `rwkv-chat` binary as a subprocess (headless mode, signals, crash safety).
+        .testTarget(name: "CLITests", dependencies: ["rwkv-chat", "Conversation"]),
         .testTarget(
             name: "RWKVTests",
             dependencies: ["RWKV"],

@@ -92,53 +92,58 @@ public struct Sampler: Sendable {
         guard best >= 0 else { return nil }
         if s.temperature <= 0 { return best }
         // Softmax in Double for a stable cumulative sum.
-        var probs = logits.map { $0 == -.infinity ? 0 : exp(Double($0 - bestLogit)) }
-        let total = probs.reduce(0, +)
-        for i in probs.indices { probs[i] /= total }
-        // Only the most likely tokens can survive top-p and top-k, so sort just those:
-        // take every token at or above a threshold, lowering it until the candidates
-        // hold the top-p mass (and top-k tokens). Tokens below the threshold are below
-        // the cutoff, so the result equals sorting the whole vocabulary.
-        var threshold = probs[best] * 1e-4
+        var probs = [Double](repeating: 0, count: logits.count)
+        var total = 0.0
+        for (i, v) in logits.enumerated() where v > -.infinity {
+            let e = exp(Double(v - bestLogit))
+            probs[i] = e
+            total += e
+        }
+        // Only the most likely tokens can survive top-p and top-k, so only those are
+        // sorted: take every token at or above a threshold, lowering it until the
+        // candidates hold the top-p mass or the top-k tokens. A token below the
+        // threshold is below the cutoff, so this equals sorting the whole vocabulary.
+        var threshold = 1e-4
         var order: [Int] = []
         while true {
-            order = probs.indices.filter { probs[$0] >= threshold && probs[$0] > 0 }
-            let mass = order.reduce(0.0) { $0 + probs[$1] }
-            if (mass >= Double(s.topP) && (s.topK == 0 || order.count >= s.topK)) || threshold == 0 { break }
+            order.removeAll(keepingCapacity: true)
+            var mass = 0.0
+            for (i, e) in probs.enumerated() where e > 0 && e >= threshold {
+                order.append(i)
+                mass += e
+            }
+            if mass / total >= Double(s.topP) || (s.topK > 0 && order.count >= s.topK) || threshold == 0 { break }
             threshold = threshold < 1e-300 ? 0 : threshold * 1e-4
         }
         order.sort { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
-        // top-p: the probability at which the sorted cumulative sum first reaches top_p is the cutoff.
+        // top-p: the probability at which the sorted cumulative sum first reaches top_p is
+        // the cutoff. If the candidates never reach it, it lies below them all.
         var cumulative = 0.0
-        var cutoff = probs[order[0]]
+        var cutoff = probs[order[order.count - 1]]
         for i in order {
-            cumulative += probs[i]
+            cumulative += probs[i] / total
             if cumulative >= Double(s.topP) {
                 cutoff = probs[i]
                 break
             }
         }
-        let kept = Set(order)
-        for i in probs.indices where probs[i] < cutoff || !kept.contains(i) { probs[i] = 0 }
-        if s.topK > 0 && s.topK < order.count {
-            for i in order[s.topK...] { probs[i] = 0 }
+        let topKLimit = s.topK > 0 ? min(s.topK, order.count) : order.count
+        let minPFloor = Double(s.minP) * probs[order[0]]
+        var kept: [(token: Int, weight: Double)] = []
+        for (rank, i) in order.enumerated() where rank < topKLimit && probs[i] >= cutoff && probs[i] >= minPFloor {
+            let p = probs[i] / total
+            kept.append((i, s.temperature == 1 ? p : pow(p, 1 / Double(s.temperature))))
         }
-        if s.minP > 0 {
-            let floor = Double(s.minP) * probs[order[0]]
-            for i in probs.indices where probs[i] < floor { probs[i] = 0 }
-        }
-        if s.temperature != 1 {
-            let inv = 1 / Double(s.temperature)
-            for i in probs.indices where probs[i] > 0 { probs[i] = pow(probs[i], inv) }
-        }
-        let sum = probs.reduce(0, +)
+        // Draw in token-id order, as the package's np.random.choice does.
+        kept.sort { $0.token < $1.token }
+        let sum = kept.reduce(0) { $0 + $1.weight }
         guard sum > 0, sum.isFinite else { return best }
         var u = rng.nextUnit() * sum
-        for i in probs.indices where probs[i] > 0 {
-            u -= probs[i]
-            if u < 0 { return i }
+        for k in kept {
+            u -= k.weight
+            if u < 0 { return k.token }
         }
-        return order.first { probs[$0] > 0 } ?? best
+        return kept.last?.token ?? best
     }
 }
 

@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+
+/// Runs the `rwkv-chat` binary built next to the test bundle.
+enum CLI {
+    static let repoRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var binary: URL {
+        // The executable is built into the same products directory as the test bundle.
+        let bundle = Bundle(for: Marker.self).bundleURL
+        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("rwkv-chat") }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }
+
+    final class Marker {}
+
+    static let model = repoRoot.appendingPathComponent("Tests/RWKVTests/Fixtures/tiny7.fp32.pth").path
+
+    /// Starts the binary with `args`, feeding `input` on stdin.
+    static func start(_ args: [String], input: String) throws -> (Process, Pipe) {
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw CLIError(message: "rwkv-chat binary not found at \(binary.path)")
+        }
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        let stdin = Pipe()
+        let stdout = Pipe()
+        p.standardInput = stdin
+        p.standardOutput = stdout
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        return (p, stdout)
+    }
+
+    /// Runs to completion and returns (exit code, stdout).
+    static func run(_ args: [String], input: String = "") throws -> (Int32, String) {
+        let (p, out) = try start(args, input: input)
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static func tempDir() throws -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
