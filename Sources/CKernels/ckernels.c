@@ -234,3 +234,35 @@ void ck_f16_to_f32(const void *src, float *dst, size_t n) {
 void ck_bf16_to_f32(const void *src, float *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = load_scalar(CK_BF16, (const uint8_t *)src, i);
 }
+
+// ---------------------------------------------------------------- bandwidth probe
+
+#if CK_HAVE_AVX2_PATH
+AVX2_TARGET static float stream_sum_avx2(const float *src, size_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(src + i));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(src + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(src + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(src + i + 24));
+    }
+    float s = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) s += src[i];
+    return s;
+}
+#endif
+
+float ck_stream_sum(const float *src, size_t n) {
+#if CK_HAVE_AVX2_PATH
+    if (ck_active_isa()) return stream_sum_avx2(src, n);
+#endif
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += src[i + l];
+    float s = 0;
+    for (int l = 0; l < 8; l++) s += acc[l];
+    for (; i < n; i++) s += src[i];
+    return s;
+}

@@ -48,7 +48,8 @@ public struct ChatTemplate: Equatable, Sendable {
 
     /// RWKV-7 World/G1 chat with the standard warm-up of the official demos.
     public static let `default` = ChatTemplate(
-        name: "default", description: "RWKV-7 World/G1 chat with the standard warm-up of the official demos", userRole: "User",
+        name: "default", description: "RWKV-7 World/G1 chat with the standard warm-up of the official demos",
+        userRole: "User",
         assistantRole: "Assistant", systemRole: "System", separator: "\n\n", system: nil,
         warmup: [
             Line(role: "user", text: "hi"),

@@ -22,10 +22,8 @@ extension SessionFile {
     /// Reads and checks every section of the file at `url`.
     public static func inspect(_ url: URL) throws -> Summary {
         let path = url.path
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelFileError(path, .unreadable, "cannot read the session file")
-        }
-        let sections = try parseSections([UInt8](data), path: path)
+        let bytes = try FileBytes.read(path)
+        let sections = try parseSections(bytes, path: path)
         func decode<T: Decodable>(_ type: T.Type, _ tag: String) throws -> T {
             guard let payload = sections.first(where: { $0.0 == tag })?.1 else {
                 throw ModelFileError(path, .corrupt, "session has no \(tag) section")
@@ -44,7 +42,7 @@ extension SessionFile {
         }
         return Summary(
             model: try decode(ModelIdentity.self, "MODL"), tokenizer: try decode(TokenizerIdentity.self, "TOKZ"),
-            tree: record.tree, template: record.template, snapshots: snaps, fileBytes: data.count)
+            tree: record.tree, template: record.template, snapshots: snaps, fileBytes: bytes.count)
     }
 
     /// The per-user directory where named sessions live: `$XDG_DATA_HOME/rwkv-chat/sessions`

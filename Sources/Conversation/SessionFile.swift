@@ -70,7 +70,7 @@ public enum SessionFile {
     /// The file's bytes. Snapshots of the root, the cursor, every branch point and every
     /// leaf are always stored (recomputed if they were dropped from memory); other
     /// snapshots in memory are added, oldest node first, while they fit in `optionalBudget` bytes.
-    public static func encode(_ session: ChatSession, optionalBudget: Int = 64 << 20) throws -> [UInt8] {
+    public static func encode(_ session: ChatSession, optionalBudget: Int = 16 << 20) throws -> [UInt8] {
         var sections: [(String, [UInt8])] = []
         let json = JSONEncoder()
         json.outputFormatting = [.sortedKeys]
@@ -190,10 +190,7 @@ public enum SessionFile {
         _ url: URL, model: Model, tokenizer: Tokenizer, replay: Bool = false, snapshotBudget: Int = 512 << 20
     ) throws -> ChatSession {
         let path = url.path
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelFileError(path, .unreadable, "cannot read the session file")
-        }
-        let bytes = [UInt8](data)
+        let bytes = try FileBytes.read(path)
         let sections = try parseSections(bytes, path: path)
         func single(_ tag: String) throws -> [UInt8] {
             let found = sections.filter { $0.0 == tag }
@@ -292,9 +289,10 @@ public enum SessionFile {
                     path, .truncated, "session section \(i) (\(tag)) is cut short: the file is truncated")
             }
             let payload = Array(try r.take(Int(length)))
-            let body = Array(bytes[start..<r.offset])
+            let end = r.offset
             let crc: UInt32 = try r.read()
-            guard CRC32.checksum(body) == crc else {
+            let actual = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+            guard actual == crc else {
                 throw ModelFileError(
                     path, .corrupt, "session section \(i) (\(tag)) fails its checksum: the file is damaged")
             }

@@ -65,6 +65,11 @@ extension Array where Element == UInt8 {
     /// Appends float32 values in little-endian byte order.
     public mutating func appendFloats(_ values: [Float]) {
         reserveCapacity(count + 4 * values.count)
-        for v in values { appendLE(v.bitPattern) }
+        if UInt32(1).littleEndian == 1 {
+            // On little-endian hosts the in-memory bytes are already the file's bytes.
+            values.withUnsafeBytes { append(contentsOf: $0) }
+        } else {
+            for v in values { appendLE(v.bitPattern) }
+        }
     }
 }

@@ -37,7 +37,10 @@ extension State {
         guard bytes.count >= 4 else { throw ModelFileError(path, .truncated, "state file is truncated") }
         let stored = UInt32(
             littleEndian: bytes[(bytes.count - 4)...].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
-        guard CRC32.checksum(Array(bytes[..<(bytes.count - 4)])) == stored else {
+        let actual = bytes.withUnsafeBytes {
+            CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[..<(bytes.count - 4)]))
+        }
+        guard actual == stored else {
             throw ModelFileError(path, .corrupt, "state file checksum does not match (damaged or truncated)")
         }
         r.offset = 8

@@ -9,7 +9,8 @@ final class RunModeTests: XCTestCase {
     override func setUpWithError() throws { dir = try CLI.tempDir() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    let script = "Hello there\nHow are you?\n/regen\n/set temperature 0.5\nTell me more\\nplease\n/rewind\nAnother path\n/tree\n"
+    let script =
+        "Hello there\nHow are you?\n/regen\n/set temperature 0.5\nTell me more\\nplease\n/rewind\nAnother path\n/tree\n"
 
     func testRunIsReproducible() throws {
         let args = ["run", "--model", CLI.model, "--seed", "5", "--max-tokens", "20"]
@@ -29,7 +30,8 @@ final class RunModeTests: XCTestCase {
         let split = dir.appendingPathComponent("split.rwkvsession").path
         let base = ["run", "--model", CLI.model, "--seed", "5", "--max-tokens", "20", "--json"]
         let (_, full) = try CLI.run(base + ["--session", whole], input: lines.joined(separator: "\n") + "\n")
-        let (_, first) = try CLI.run(base + ["--session", split], input: lines[..<3].joined(separator: "\n") + "\n/quit\n")
+        let (_, first) = try CLI.run(
+            base + ["--session", split], input: lines[..<3].joined(separator: "\n") + "\n/quit\n")
         let (_, second) = try CLI.run(base + ["--session", split], input: lines[3...].joined(separator: "\n") + "\n")
         // The transcripts (every event but the timing figures) are the same.
         XCTAssertEqual(transcript(full), transcript(first) + transcript(second))
@@ -76,7 +78,9 @@ final class RunModeTests: XCTestCase {
         seen.append(reader.readDataToEndOfFile())
         proc.waitUntilExit()
         XCTAssertEqual(proc.terminationStatus, 0)
-        let replies = String(decoding: seen, as: UTF8.self).split(separator: "\n").filter { $0.contains("\"event\":\"reply\"") }
+        let replies = String(decoding: seen, as: UTF8.self).split(separator: "\n").filter {
+            $0.contains("\"event\":\"reply\"")
+        }
         XCTAssertEqual(replies.count, 2, "both messages got a reply")
         XCTAssertTrue(replies.first?.contains("\"finish\":\"cancelled\"") ?? false, "\(replies)")
         // The saved tree is consistent: its states equal a fresh run over each path.
@@ -114,7 +118,8 @@ final class RunModeTests: XCTestCase {
             let s = try SessionFile.load(session, model: model, tokenizer: ByteTokenizer())
             XCTAssertGreaterThan(s.tree.nodes.count, 100, "iteration \(i)")
         }
-        print("[crash] \(iterations) runs, \(killedMidway) killed with SIGKILL while saving; the file loaded every time")
+        print(
+            "[crash] \(iterations) runs, \(killedMidway) killed with SIGKILL while saving; the file loaded every time")
         XCTAssertGreaterThan(killedMidway, iterations / 2)
     }
 
@@ -142,7 +147,8 @@ final class RunModeTests: XCTestCase {
             o["generation_tokens_per_s"] = nil
             if o["event"] as? String == "saved" || o["event"] as? String == "quit" { return nil }
             if o["event"] as? String == "info", (o["text"] as? String)?.hasPrefix("model:") == true { return nil }
-            return String(decoding: try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
+            return String(
+                decoding: try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
         }
     }
 }

@@ -18,7 +18,10 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual((0..<20).map { _ in a.sample(logits) }, Array(repeating: 1, count: 20))
         var b = Sampler(settings: settings { $0.topP = 0 }, seed: 1)
         XCTAssertEqual((0..<20).map { _ in b.sample(logits) }, Array(repeating: 1, count: 20))
-        var c = Sampler(settings: settings { $0.topP = 1; $0.topK = 1 }, seed: 1)
+        var c = Sampler(
+            settings: settings {
+                $0.topP = 1; $0.topK = 1
+            }, seed: 1)
         XCTAssertEqual((0..<20).map { _ in c.sample(logits) }, Array(repeating: 1, count: 20))
         // Ties go to the lower id when greedy.
         var d = Sampler(settings: settings { $0.temperature = 0 }, seed: 1)
@@ -42,7 +45,10 @@ final class SamplerTests: XCTestCase {
             XCTAssertEqual(Double(counts[i]) / Double(n), exp(Double(logits[i])) / z, accuracy: 0.015, "token \(i)")
         }
         // Temperature 2 flattens: p^(1/2) renormalised.
-        var t = Sampler(settings: settings { $0.topP = 1; $0.temperature = 2 }, seed: 9)
+        var t = Sampler(
+            settings: settings {
+                $0.topP = 1; $0.temperature = 2
+            }, seed: 9)
         counts = [Int](repeating: 0, count: 5)
         for _ in 0..<n { counts[t.sample(logits)!] += 1 }
         let w = logits.map { exp(Double($0) / 2) }
@@ -52,27 +58,45 @@ final class SamplerTests: XCTestCase {
     }
 
     func testMinPBansAndBias() {
-        var m = Sampler(settings: settings { $0.topP = 1; $0.minP = 0.5 }, seed: 4)
+        var m = Sampler(
+            settings: settings {
+                $0.topP = 1; $0.minP = 0.5
+            }, seed: 4)
         XCTAssertEqual(Set((0..<300).compactMap { _ in m.sample(logits) }), [1, 4])
-        var banned = Sampler(settings: settings { $0.temperature = 0; $0.bannedTokens = [1, 4] }, seed: 4)
+        var banned = Sampler(
+            settings: settings {
+                $0.temperature = 0; $0.bannedTokens = [1, 4]
+            }, seed: 4)
         XCTAssertEqual(banned.sample(logits), 2)
         var all = Sampler(settings: settings { $0.bannedTokens = [0, 1, 2, 3, 4] }, seed: 4)
         XCTAssertNil(all.sample(logits), "nothing left to sample")
-        var bias = Sampler(settings: settings { $0.temperature = 0; $0.logitBias = [3: 10] }, seed: 4)
+        var bias = Sampler(
+            settings: settings {
+                $0.temperature = 0; $0.logitBias = [3: 10]
+            }, seed: 4)
         XCTAssertEqual(bias.sample(logits), 3)
     }
 
     func testPresenceAndFrequencyPenaltiesWithDecay() {
         // Greedy with a strong presence penalty: the top token cannot repeat immediately.
-        var s = Sampler(settings: settings { $0.temperature = 0; $0.presencePenalty = 5 }, seed: 1)
+        var s = Sampler(
+            settings: settings {
+                $0.temperature = 0; $0.presencePenalty = 5
+            }, seed: 1)
         XCTAssertEqual(s.sample(logits), 1)
         XCTAssertEqual(s.sample(logits), 4)
         XCTAssertEqual(s.sample(logits), 2)
         // Uncounted tokens (whitespace, digits in the package) add no frequency count, but,
         // as in the package, they are in the occurrence table and so get the presence penalty.
-        var u = Sampler(settings: settings { $0.temperature = 0; $0.frequencyPenalty = 5 }, seed: 1, uncounted: { $0 == 1 })
+        var u = Sampler(
+            settings: settings {
+                $0.temperature = 0; $0.frequencyPenalty = 5
+            }, seed: 1, uncounted: { $0 == 1 })
         XCTAssertEqual([u.sample(logits), u.sample(logits)], [1, 1])
-        var up = Sampler(settings: settings { $0.temperature = 0; $0.presencePenalty = 5 }, seed: 1, uncounted: { $0 == 1 })
+        var up = Sampler(
+            settings: settings {
+                $0.temperature = 0; $0.presencePenalty = 5
+            }, seed: 1, uncounted: { $0 == 1 })
         XCTAssertEqual([up.sample(logits), up.sample(logits)], [1, 4])
         // Frequency penalty decays: with decay 0 the count is gone after the next token.
         var d = Sampler(
@@ -100,9 +124,15 @@ final class SamplerTests: XCTestCase {
         var rng = SeededGenerator(seed: 1)
         let big = (0..<65536).map { _ in Float(rng.nextUnit() * 8) }
         let top = big.indices.sorted { big[$0] > big[$1] }
-        var s = Sampler(settings: settings { $0.topP = 0.0; $0.topK = 0 }, seed: 2)
+        var s = Sampler(
+            settings: settings {
+                $0.topP = 0.0; $0.topK = 0
+            }, seed: 2)
         XCTAssertEqual(s.sample(big), top[0])
-        var k = Sampler(settings: settings { $0.topP = 1; $0.topK = 3 }, seed: 2)
+        var k = Sampler(
+            settings: settings {
+                $0.topP = 1; $0.topK = 3
+            }, seed: 2)
         let drawn = Set((0..<40).compactMap { _ in k.sample(big) })
         XCTAssertTrue(drawn.isSubset(of: Set(top.prefix(3))), "\(drawn)")
     }

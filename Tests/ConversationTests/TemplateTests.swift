@@ -22,7 +22,8 @@ final class TemplateTests: XCTestCase {
         for name in ["default", "g1-think", "assistant-zh", "raven", "qa", "plain"] {
             XCTAssertNoThrow(try lib.template(name), name)
         }
-        XCTAssertEqual(try lib.template("default"), ChatTemplate.default, "prompts/default.json is the built-in default")
+        XCTAssertEqual(
+            try lib.template("default"), ChatTemplate.default, "prompts/default.json is the built-in default")
         let think = try lib.template("g1-think")
         XCTAssertEqual(think.preamble() + think.userTurn("Why?"), "User: Why?\n\nAssistant: <think")
         let qa = try lib.template("qa")
@@ -33,7 +34,8 @@ final class TemplateTests: XCTestCase {
         XCTAssertEqual(raven.userTurn("hey"), "Bob: hey\n\nAlice:")
         let plain = try lib.template("plain")
         XCTAssertEqual(plain.preamble(), "")
-        XCTAssertEqual(plain.userTurn("Once upon a time\n\nthere"), "Once upon a time\n\nthere", "plain feeds text as is")
+        XCTAssertEqual(
+            plain.userTurn("Once upon a time\n\nthere"), "Once upon a time\n\nthere", "plain feeds text as is")
         XCTAssertNil(plain.stopRange(in: "a\n\nb"), "plain mode has no separator stop")
         XCTAssertThrowsError(try lib.template("no-such-template")) { XCTAssertTrue("\($0)".contains("available")) }
     }

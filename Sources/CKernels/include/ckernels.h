@@ -43,6 +43,9 @@ void ck_f16_to_f32(const void *src, float *dst, size_t n);
 /// Converts n bfloat16 values (any alignment) to float32.
 void ck_bf16_to_f32(const void *src, float *dst, size_t n);
 
+/// Sum of n float32 values read once, as fast as the memory system allows (for measuring read bandwidth).
+float ck_stream_sum(const float *src, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

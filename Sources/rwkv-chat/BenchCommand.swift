@@ -1,0 +1,212 @@
+import ArgumentParser
+import Conversation
+import Foundation
+import Kernels
+import RWKV
+
+/// `rwkv-chat bench`: speed figures for a model or a synthetic model of a real shape.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure generation, prefill, state and session speed (medians with min–max).",
+        discussion: """
+            Generation is timed token by token after a warm-up and compared with this machine's
+            read bandwidth, measured in the same run: a generated token must read every weight
+            once, so weight bytes ÷ bandwidth is its lower bound. Figures vary with the machine's
+            load; compare ratios measured in one run.
+            """)
+
+    @Option(name: .long, help: "Model file to measure.") var model: String?
+    @Option(name: .long, help: "Synthetic RWKV-7 shape instead of a file: 0.1b, 0.4b, 1.5b, 2.9b, 7.2b.")
+    var synthetic: String?
+    @Option(name: .long, help: "Weight type of a synthetic model: fp32, fp16, bf16.") var precision: String = "fp16"
+    @Option(name: .long, help: "Threads.") var threads: Int = 1
+    @Option(name: .long, help: "Generated tokens timed.") var tokens: Int = 32
+    @Option(name: .long, help: "Prompt length for prefill.") var prefill: Int = 512
+    @Option(name: .long, help: "Repetitions of each measurement.") var repeats: Int = 3
+    @Option(
+        name: .customLong("session-turns"),
+        help: "Also time a session of this many turns: restore versus replay (0: skip).")
+    var sessionTurns: Int = 0
+    @Option(name: .customLong("session-tokens"), help: "Approximate total tokens of that session.")
+    var sessionTokens: Int = 2000
+    @Flag(name: .long, help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        guard (model == nil) != (synthetic == nil) else {
+            throw ValidationError("give exactly one of --model and --synthetic")
+        }
+        guard ["fp32", "fp16", "bf16"].contains(precision) else {
+            throw ValidationError("--precision is fp32, fp16 or bf16")
+        }
+    }
+
+    func run() throws {
+        var out: [String: Any] = ["threads": threads]
+        let loadStart = Date()
+        let m: Model
+        if let synthetic {
+            let type: WeightType = precision == "fp32" ? .f32 : precision == "bf16" ? .bf16 : .f16
+            m = try SyntheticModel.make(synthetic, type: type, threads: threads)
+            out["shape"] = synthetic
+            out["precision"] = precision
+        } else {
+            m = try Model.load(path: model!, threads: threads)
+            out["model"] = model!
+            out["precision"] = Set(m.tensors.tensors.filter { $0.shape.count == 2 }.map { $0.type.description })
+                .sorted().joined(separator: "+")
+        }
+        var s = m.initialState()
+        _ = try m.step(1, state: &s)
+        out["load_s"] = Date().timeIntervalSince(loadStart)
+        if synthetic != nil { out["load_note"] = "synthetic: time to build the weights in memory" }
+
+        // Bytes one generated token reads: every tensor except the embedding table, of which one row is read.
+        let c = m.config
+        let emb = m.tensors["emb.weight"]!
+        let weightBytes = m.tensors.dataBytes - emb.count * emb.type.byteWidth + c.embedding * emb.type.byteWidth
+        out["weight_bytes_per_token"] = weightBytes
+
+        // Generation: token by token after a warm-up.
+        var state = m.initialState()
+        for t in 0..<4 { _ = try m.step(t + 10, state: &state) }
+        var genMs: [Double] = []
+        for i in 0..<tokens {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try m.step((i * 7919) % c.vocabulary, state: &state)
+            genMs.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+        }
+        let gen = Stats(genMs)
+        out["gen_ms_per_token"] = gen.median
+        out["gen_ms_min"] = gen.min
+        out["gen_ms_max"] = gen.max
+
+        // Prefill: one sequence-mode call over `prefill` tokens from a fresh state.
+        let prompt = (0..<prefill).map { ($0 * 31 + 7) % c.vocabulary }
+        var prefillRates: [Double] = []
+        for _ in 0..<repeats {
+            var ps = m.initialState()
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try m.sequence(prompt, state: &ps)
+            prefillRates.append(Double(prefill) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
+        }
+        let pf = Stats(prefillRates)
+        out["prefill_tokens_per_s"] = pf.median
+        out["prefill_tokens_per_s_min"] = pf.min
+        out["prefill_tokens_per_s_max"] = pf.max
+
+        // State: fork (a copy of the value), serialize, restore.
+        out["state_bytes"] = state.values.count * 4
+        out["fork_ms"] =
+            Stats(
+                (0..<max(5, repeats)).map { _ in
+                    time {
+                        var fork = state
+                        fork.values[0] += 0  // Forces the copy that a later write would make.
+                        precondition(fork.values.count == state.values.count)
+                    }
+                }
+            ).median
+        var bytes: [UInt8] = []
+        out["state_save_ms"] = Stats((0..<max(5, repeats)).map { _ in time { bytes = state.serialized() } }).median
+        out["state_restore_ms"] =
+            Stats((0..<max(5, repeats)).map { _ in time { _ = try? State(serialized: bytes, path: "bench") } }).median
+
+        if sessionTurns > 0 { try benchSession(m, into: &out) }
+        // Peak memory is read before the bandwidth probe, whose 512 MiB buffer would inflate it.
+        out["peak_rss_mib"] = peakRSSMiB()
+        let bandwidth = Bandwidth.measure(megabytes: 512, threads: threads, repeats: 7)
+        let boundMs = Double(weightBytes) / (bandwidth * 1e9) * 1e3
+        out["read_bandwidth_gbs"] = bandwidth
+        out["bandwidth_bound_ms"] = boundMs
+        out["bandwidth_bound_fraction"] = boundMs / gen.median
+        report(out)
+    }
+
+    /// Builds a session of `sessionTurns` turns (about `sessionTokens` tokens), saves it, then
+    /// times reopening it (load + the active node's snapshot) against replaying its tokens.
+    func benchSession(_ m: Model, into out: inout [String: Any]) throws {
+        let perTurn = max(8, sessionTokens / sessionTurns)
+        var template = ChatTemplate.default
+        template.warmup = []
+        let chat = try ChatSession(
+            model: m, tokenizer: ByteTokenizer(), template: template, seed: 1, maxTokens: perTurn / 2)
+        let message = String(repeating: "word ", count: max(1, (perTurn / 2 - 17) / 5))
+        for _ in 0..<sessionTurns { _ = try chat.send(message) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-bench-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("bench.rwkvsession")
+        try SessionFile.save(chat, to: url)
+        let pathTokens = chat.tree.activePath.flatMap { chat.tree[$0]!.tokens }
+        var restores: [Double] = []
+        var replays: [Double] = []
+        for _ in 0..<repeats {
+            restores.append(
+                try timeThrowing {
+                    let loaded = try SessionFile.load(url, model: m, tokenizer: ByteTokenizer())
+                    _ = try loaded.snapshot(for: loaded.cursor)
+                })
+            replays.append(
+                try timeThrowing {
+                    var st = m.initialState()
+                    _ = try m.sequence(pathTokens, state: &st)
+                })
+        }
+        let restore = Stats(restores).median
+        let replay = Stats(replays).median
+        out["session_turns"] = sessionTurns
+        out["session_tokens"] = pathTokens.count
+        out["session_file_bytes"] = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+        out["session_restore_ms"] = restore
+        out["session_replay_ms"] = replay
+        out["session_replay_over_restore"] = replay / restore
+    }
+
+    func report(_ out: [String: Any]) {
+        if json {
+            let data = (try? JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])) ?? Data()
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        for key in out.keys.sorted() {
+            let v = out[key]!
+            if let d = v as? Double {
+                print("\(key): \(String(format: d < 10 ? "%.4f" : "%.1f", d))")
+            } else {
+                print("\(key): \(v)")
+            }
+        }
+    }
+}
+
+/// Median, min and max of a list of measurements.
+struct Stats {
+    let median: Double, min: Double, max: Double
+    init(_ xs: [Double]) {
+        let s = xs.sorted()
+        median = s.isEmpty ? 0 : s[s.count / 2]
+        min = s.first ?? 0
+        max = s.last ?? 0
+    }
+}
+
+/// Milliseconds taken by `body`.
+func time(_ body: () -> Void) -> Double {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    body()
+    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+}
+
+/// Milliseconds taken by a throwing `body`.
+func timeThrowing(_ body: () throws -> Void) throws -> Double {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+}
+
+/// The process's peak resident set size in MiB.
+func peakRSSMiB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024  // Linux reports KiB.
+}
