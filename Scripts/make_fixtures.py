@@ -219,12 +219,16 @@ def write_pth(path, weights, dtype):
                 sys.modules.pop(k, None)
             else:
                 sys.modules[k] = v
+    def entry(name):
+        # A fixed timestamp keeps the archive byte-identical from run to run.
+        return zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr(f"{stem}/data.pkl", buf.getvalue())
-        z.writestr(f"{stem}/byteorder", "little")
+        z.writestr(entry(f"{stem}/data.pkl"), buf.getvalue())
+        z.writestr(entry(f"{stem}/byteorder"), "little")
         for i, v in enumerate(weights.values()):
-            z.writestr(f"{stem}/data/{i}", encode(v, dtype))
-        z.writestr(f"{stem}/version", "3\n")
+            z.writestr(entry(f"{stem}/data/{i}"), encode(v, dtype))
+        z.writestr(entry(f"{stem}/version"), "3\n")
 
 
 def encode(v, dtype):
@@ -343,6 +347,15 @@ def main():
     write_rwkvcpp(os.path.join(out, "tiny7-FP32.bin"), w, fp16=False)
     write_rwkvcpp(os.path.join(out, "tiny7-FP16.bin"), w, fp16=True)
     write_vocab(os.path.join(out, "mini_vocab.txt"))
+    # State-tuning files: one that fits (H, N, N per layer) and one tuned for another shape.
+    rng = np.random.default_rng(args.seed + 1)
+    H, N = CFG["n_head"], CFG["head_size"]
+    good = collections.OrderedDict((f"blocks.{i}.att.time_state", to_bf16_exact(rng.normal(0, 0.5, (H, N, N))))
+                                   for i in range(CFG["n_layer"]))
+    write_safetensors(os.path.join(out, "tiny7.state.safetensors"), good, "fp32")
+    bad = collections.OrderedDict((f"blocks.{i}.att.time_state", to_bf16_exact(rng.normal(0, 0.5, (H, N // 2, N // 2))))
+                                  for i in range(CFG["n_layer"]))
+    write_safetensors(os.path.join(out, "tiny7.badstate.safetensors"), bad, "fp32")
     ref = Reference(w)
     state = ref.zero_state()
     logits = np.stack([ref.step(t, state) for t in TOKENS]).astype("<f4")

@@ -39,6 +39,8 @@ public enum ChatCommand: Equatable, Sendable {
     case set(String, String)
     /// `/prompt NAME`: switch the template for later messages.
     case prompt(String)
+    /// `/provenance [NODE]`: exactly what the model has read up to a node (default: the active one).
+    case provenance(NodeID?)
     /// `/info`: model, session and memory figures.
     case info
     /// `/help`: the command list.
@@ -67,6 +69,7 @@ public enum ChatCommand: Equatable, Sendable {
             "temperature, top_p, top_k, min_p, presence_penalty, frequency_penalty, penalty_decay, max_tokens, seed"
         ),
         ("prompt", "NAME", "switch the prompt template"),
+        ("provenance", "[NODE]", "exactly the text the model has read up to a node"),
         ("info", "", "model, session and memory figures"),
         ("help", "", "this list"),
         ("quit", "", "end the session"),
@@ -121,6 +124,7 @@ public enum ChatCommand: Equatable, Sendable {
         case "prompt":
             guard !rest.isEmpty else { throw ConversationError("/prompt needs a template name or path") }
             return .prompt(rest)
+        case "provenance": return .provenance(rest.isEmpty ? nil : try node())
         case "info": return try noArgs(.info)
         case "help", "?": return .help
         case "quit", "exit", "q": return try noArgs(.quit)

@@ -163,6 +163,8 @@ public final class ChatController {
             session.setTemplate(try templates.template(name))
             session.sampling = session.template.sampling
             _ = emit(.info("template \(session.template.name) for the next messages"))
+        case .provenance(let node):
+            _ = emit(.info(try session.provenance(node ?? session.cursor)))
         case .info:
             _ = emit(.info(info()))
         case .help:

@@ -51,10 +51,13 @@ public final class ChatSession {
         return set
     }()
 
-    /// Starts a new conversation: feeds the template's preamble once and keeps its snapshot at the root.
+    /// Starts a new conversation: feeds the template's preamble (or takes its state from
+    /// `personaCache`) and keeps its snapshot at the root. `initialState` replaces the
+    /// model's zero state, e.g. with a state-tuned one.
     public init(
         model: Model, tokenizer: Tokenizer, template: ChatTemplate = .default, seed: UInt64 = 42,
-        maxTokens: Int = 500, snapshotBudget: Int = 512 << 20, initialState: State? = nil
+        maxTokens: Int = 500, snapshotBudget: Int = 512 << 20, initialState: State? = nil,
+        personaCache: PersonaCache? = nil
     ) throws {
         self.model = model
         self.tokenizer = tokenizer
@@ -73,8 +76,17 @@ public final class ChatSession {
         guard state.layout == model.stateLayout else {
             throw ConversationError("the initial state does not fit this model")
         }
-        let logits = tokens.isEmpty ? [] : try model.sequence(tokens, state: &state)
-        snapshots[tree.root] = Snapshot(state: state, logits: logits, tokenCount: tokens.count)
+        // The persona is read once per model and template: later chats take its state
+        // from the cache. A custom initial state (state tuning) is not cached.
+        let cache = initialState == nil && !tokens.isEmpty ? personaCache : nil
+        if let cached = cache?.load(model: model, tokenizer: tokenizer, tokens: tokens) {
+            snapshots[tree.root] = cached
+        } else {
+            let logits = tokens.isEmpty ? [] : try model.sequence(tokens, state: &state)
+            let snap = Snapshot(state: state, logits: logits, tokenCount: tokens.count)
+            snapshots[tree.root] = snap
+            cache?.store(snap, model: model, tokenizer: tokenizer, tokens: tokens)
+        }
         isDirty = true
     }
 

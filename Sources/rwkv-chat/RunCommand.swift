@@ -30,6 +30,11 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object per event.")
     var json = false
 
+    @Option(
+        name: .customLong("state"),
+        help: "State-tuning file (.pth or .safetensors with blocks.N.att.time_state) to start a new session from.")
+    var stateFile: String?
+
     func run() throws {
         let model = try options.load()
         let tokenizer = try options.tokenizer(for: model)
@@ -43,7 +48,10 @@ struct RunCommand: ParsableCommand {
             if let s = sampling.seed { chat.seed = s }
         } else {
             let template = try library.template(sampling.prompt ?? "default")
-            chat = try ChatSession(model: model, tokenizer: tokenizer, template: template, seed: sampling.seed ?? 42)
+            chat = try ChatSession(
+                model: model, tokenizer: tokenizer, template: template, seed: sampling.seed ?? 42,
+                initialState: try stateFile.map { try model.initialState(fromStateTuning: $0) },
+                personaCache: .standard)
             chat.fileURL = url
         }
         sampling.apply(to: &chat.sampling)

@@ -30,6 +30,7 @@ enum CLI {
         p.standardInput = stdin
         p.standardOutput = stdout
         p.standardError = FileHandle.nullDevice
+        p.environment = isolatedEnvironment
         try p.run()
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
@@ -43,6 +44,17 @@ enum CLI {
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
+
+    /// The environment with per-user directories redirected to a scratch folder, so tests
+    /// neither read nor write the real user's templates, caches or sessions.
+    static let isolatedEnvironment: [String: String] = {
+        var env = ProcessInfo.processInfo.environment
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-cli-home-\(getpid())").path
+        env["XDG_CACHE_HOME"] = home + "/cache"
+        env["XDG_CONFIG_HOME"] = home + "/config"
+        env["XDG_DATA_HOME"] = home + "/data"
+        return env
+    }()
 
     static func tempDir() throws -> URL {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("rwkv-cli-\(UUID())")

@@ -62,6 +62,7 @@ final class RunModeTests: XCTestCase {
         proc.standardInput = stdin
         proc.standardOutput = stdout
         proc.standardError = FileHandle.nullDevice
+        proc.environment = CLI.isolatedEnvironment
         try proc.run()
         stdin.fileHandleForWriting.write(Data("write forever\n".utf8))
         // Wait until tokens are streaming, then interrupt.

@@ -1,0 +1,89 @@
+import Dispatch
+import Foundation
+
+/// Runs the command layer on a worker thread, so a UI never blocks while the model works.
+///
+/// Commands run one at a time, in order, on a private serial queue. Events are
+/// delivered to `onEvent` on that queue; a UI forwards them to its own loop.
+/// `cancel()` stops the reply being generated between two tokens; the reply is
+/// kept, marked cancelled, and the session stays consistent.
+public final class ChatWorker: @unchecked Sendable {
+    private let controller: ChatController
+    private let queue = DispatchQueue(label: "rwkv-chat.worker")
+    private let lock = NSLock()
+    private var cancelFlag = false
+    private var pending = 0
+    private let onEvent: @Sendable (ChatEvent) -> Void
+
+    /// A worker driving `controller`, reporting to `onEvent` (called on the worker's thread).
+    public init(controller: ChatController, onEvent: @escaping @Sendable (ChatEvent) -> Void) {
+        self.controller = controller
+        self.onEvent = onEvent
+    }
+
+    /// True while a command is queued or running.
+    public var isBusy: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return pending > 0
+    }
+
+    /// Queues one input line (message or command); returns at once.
+    public func submit(_ line: String) {
+        lock.lock()
+        pending += 1
+        lock.unlock()
+        queue.async { [self] in
+            lock.lock()
+            cancelFlag = false
+            lock.unlock()
+            controller.handle(line) { event in
+                onEvent(event)
+                if case .text = event { return !isCancelled }
+                return true
+            }
+            lock.lock()
+            pending -= 1
+            lock.unlock()
+        }
+    }
+
+    /// Asks the running reply to stop after the current token.
+    public func cancel() {
+        lock.lock()
+        cancelFlag = true
+        lock.unlock()
+    }
+
+    private var isCancelled: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return cancelFlag
+    }
+
+    /// Runs `body` on the worker's queue after every queued command, and waits for it.
+    /// Use it to read the session safely from another thread.
+    public func sync<T>(_ body: (ChatController) throws -> T) rethrows -> T {
+        try queue.sync { try body(controller) }
+    }
+
+    /// The events of one line as an asynchronous stream that ends when the command does.
+    public static func stream(_ controller: ChatController, line: String) -> AsyncStream<ChatEvent> {
+        AsyncStream { continuation in
+            let box = UncheckedBox(controller)
+            DispatchQueue.global().async {
+                box.value.handle(line) { event in
+                    continuation.yield(event)
+                    return true
+                }
+                continuation.finish()
+            }
+        }
+    }
+}
+
+/// Moves a non-Sendable reference to another thread where the caller guarantees exclusive use.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import XCTest
+
+@testable import Conversation
+@testable import RWKV
+
+final class WorkerAndStateTests: XCTestCase {
+    func testWorkerRunsOffTheCallerThreadAndCancels() throws {
+        let s = try ConversationFixtures.session(maxTokens: 100_000)
+        let controller = ChatController(session: s, templates: TemplateLibrary(directories: []))
+        let tokens = Counter()
+        let done = expectation(description: "reply")
+        let worker = ChatWorker(controller: controller) { event in
+            switch event {
+            case .text: tokens.add()
+            case .reply(let r):
+                XCTAssertEqual(r.finish, .cancelled)
+                done.fulfill()
+            default: break
+            }
+        }
+        let start = Date()
+        worker.submit("talk for a long time")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 0.5, "submit returns at once")
+        XCTAssertTrue(worker.isBusy)
+        while tokens.value < 5 { usleep(1000) }
+        worker.cancel()
+        wait(for: [done], timeout: 30)
+        try worker.sync { c in try ConversationFixtures.assertSnapshotsExact(c.session, "after cancel") }
+    }
+
+    func testAsyncStreamDeliversEveryEvent() async throws {
+        let s = try ConversationFixtures.session(maxTokens: 10)
+        let controller = ChatController(session: s, templates: TemplateLibrary(directories: []))
+        var text = ""
+        var reply: ReplySummary?
+        for await e in ChatWorker.stream(controller, line: "hello") {
+            if case .text(let t) = e { text += t }
+            if case .reply(let r) = e { reply = r }
+        }
+        XCTAssertEqual(reply?.text, text)
+    }
+
+    func testPersonaIsReadOnceThenComesFromTheCache() throws {
+        let dir = try ConversationFixtures.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cache = PersonaCache(directory: dir)
+        let m1 = try ConversationFixtures.model()
+        let a = try ChatSession(model: m1, tokenizer: ByteTokenizer(), personaCache: cache)
+        XCTAssertGreaterThan(m1.tokensEvaluated, 0)
+        let m2 = try ConversationFixtures.model()
+        let b = try ChatSession(model: m2, tokenizer: ByteTokenizer(), personaCache: cache)
+        XCTAssertEqual(m2.tokensEvaluated, 0, "the second chat must not re-read the persona")
+        XCTAssertEqual(a.snapshots[a.tree.root], b.snapshots[b.tree.root])
+        // A damaged entry is ignored (and rewritten).
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir.path) {
+            try Data("junk".utf8).write(to: dir.appendingPathComponent(f))
+        }
+        let m3 = try ConversationFixtures.model()
+        let c = try ChatSession(model: m3, tokenizer: ByteTokenizer(), personaCache: cache)
+        XCTAssertGreaterThan(m3.tokensEvaluated, 0)
+        XCTAssertEqual(c.snapshots[c.tree.root], a.snapshots[a.tree.root])
+    }
+
+    func testStateTuningFileBecomesTheRootState() throws {
+        let m = try ConversationFixtures.model()
+        let path = ConversationFixtures.repoRoot.appendingPathComponent(
+            "Tests/RWKVTests/Fixtures/tiny7.state.safetensors"
+        ).path
+        let state = try m.initialState(fromStateTuning: path)
+        let table = try ModelFormat.open(path: path)
+        XCTAssertEqual(Array(state.entry("1.att_kv")!), table["blocks.1.att.time_state"]!.floats())
+        XCTAssertEqual(Array(state.entry("0.att_x_prev")!), [Float](repeating: 0, count: 32))
+        var t = ChatTemplate.default
+        t.warmup = []
+        let s = try ChatSession(model: m, tokenizer: ByteTokenizer(), template: t, initialState: state)
+        XCTAssertEqual(s.snapshots[s.tree.root]?.state, state)
+        let r = try s.send("hello")
+        // The reply's state equals a fresh run from the tuned state over the same tokens.
+        var fresh = state
+        let tokens = s.tree.path(to: r).flatMap { s.tree[$0]!.tokens }
+        let logits = try m.sequence(tokens, state: &fresh)
+        XCTAssertEqual(try s.snapshot(for: r), Snapshot(state: fresh, logits: logits, tokenCount: tokens.count))
+
+        let bad = ConversationFixtures.repoRoot.appendingPathComponent(
+            "Tests/RWKVTests/Fixtures/tiny7.badstate.safetensors"
+        ).path
+        XCTAssertThrowsError(try m.initialState(fromStateTuning: bad)) {
+            XCTAssertEqual(($0 as? ModelFileError)?.kind, .badShape)
+            XCTAssertTrue("\($0)".contains("another model"), "\($0)")
+        }
+        XCTAssertThrowsError(try m.initialState(fromStateTuning: ConversationFixtures.modelPath())) {
+            XCTAssertEqual(($0 as? ModelFileError)?.kind, .missingTensor)
+        }
+    }
+}
+
+/// A thread-safe counter.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() {
+        lock.lock()
+        n += 1
+        lock.unlock()
+    }
+    var value: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return n
+    }
+}
