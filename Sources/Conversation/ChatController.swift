@@ -158,10 +158,12 @@ public final class ChatController {
             _ = emit(.info("exported to \(path)"))
         case .set(let knob, let value):
             try set(knob, value)
+            session.isDirty = true
             _ = emit(.info("\(knob) = \(value)"))
         case .prompt(let name):
             session.setTemplate(try templates.template(name))
             session.sampling = session.template.sampling
+            session.isDirty = true
             _ = emit(.info("template \(session.template.name) for the next messages"))
         case .provenance(let node):
             _ = emit(.info(try session.provenance(node ?? session.cursor)))

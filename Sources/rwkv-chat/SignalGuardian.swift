@@ -42,6 +42,12 @@ final class SignalGuardian: @unchecked Sendable {
     /// Installs the handlers; `onTerminate` runs (with no command running) before the process exits.
     func install(onTerminate: @escaping () -> Void) {
         let queue = DispatchQueue(label: "rwkv-chat.signals")
+        // A parent may start us with these signals blocked (or ignored, which we
+        // replace): unblock them so the Dispatch sources below can see them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         for (sig, code) in [(SIGINT, Int32(130)), (SIGTERM, 143), (SIGHUP, 129)] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)

@@ -56,7 +56,9 @@ final class RunModeTests: XCTestCase {
         // A long reply, then Ctrl-C, then (with a short limit) another message.
         let proc = Process()
         proc.executableURL = CLI.binary
-        proc.arguments = ["run", "--model", CLI.model, "--max-tokens", "200000", "--json", "--session", session]
+        // The limit is far beyond what the test waits for, but finite, so a signal that
+        // never arrives fails the test instead of hanging it.
+        proc.arguments = ["run", "--model", CLI.model, "--max-tokens", "6000", "--json", "--session", session]
         let stdin = Pipe()
         let stdout = Pipe()
         proc.standardInput = stdin
@@ -93,6 +95,37 @@ final class RunModeTests: XCTestCase {
             let logits = try model.sequence(tokens, state: &state)
             XCTAssertEqual(snap, Snapshot(state: state, logits: logits, tokenCount: tokens.count), "node \(id)")
         }
+    }
+
+    func testSigtermWhileIdleSavesAndExits() throws {
+        let session = dir.appendingPathComponent("term.rwkvsession")
+        let proc = Process()
+        proc.executableURL = CLI.binary
+        proc.arguments = ["run", "--model", CLI.model, "--max-tokens", "8", "--json", "--session", session.path]
+        let stdin = Pipe()
+        let stdout = Pipe()
+        proc.standardInput = stdin
+        proc.standardOutput = stdout
+        proc.standardError = FileHandle.nullDevice
+        proc.environment = CLI.isolatedEnvironment
+        try proc.run()
+        stdin.fileHandleForWriting.write(Data("one message\n".utf8))
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("\"event\":\"reply\"") {
+            let chunk = stdout.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        // Remove the autosaved file, so only the termination handler can write it again.
+        usleep(200_000)
+        try? FileManager.default.removeItem(at: session)
+        stdin.fileHandleForWriting.write(Data("/set temperature 0.25\n".utf8))
+        usleep(300_000)
+        kill(proc.processIdentifier, SIGTERM)
+        proc.waitUntilExit()
+        XCTAssertEqual(proc.terminationStatus, 143)
+        let s = try SessionFile.inspect(session)
+        XCTAssertEqual(s.tree.nodes.count, 3, "persona, message and reply were saved on SIGTERM")
     }
 
     /// Kill the process at random moments while it rewrites its session file; the file must
