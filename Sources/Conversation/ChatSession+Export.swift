@@ -17,7 +17,13 @@ extension ChatSession {
             case .persona: continue
             case .user: out += "\n**\(template.userRole):**\n\n\(n.text)\n"
             case .assistant:
-                out += "\n**\(template.assistantRole):**\n\n\(n.text)\n"
+                // Reasoning is collapsed; the answer is shown.
+                let (think, answer) = template.thinkParts(n.text)
+                out += "\n**\(template.assistantRole):**\n\n"
+                if let think {
+                    out += "<details><summary>Thinking</summary>\n\n\(think)\n\n</details>\n\n"
+                }
+                out += "\(answer)\n"
                 if n.finish == .length || n.finish == .cancelled { out += "\n*(\(n.finish.rawValue))*\n" }
             }
         }

@@ -141,6 +141,26 @@ public struct ChatTemplate: Equatable, Sendable {
         return String(raw.dropFirst())
     }
 
+    /// A reply split into its reasoning (G1 think mode) and its answer.
+    ///
+    /// With a generation suffix ending in `<think`, the model's reply continues that
+    /// tag (`>…</think>answer`); the reasoning stays in the state but is shown
+    /// collapsed, and earlier turns show only the answer. An unfinished think block
+    /// (cut by the length limit) is all reasoning and no answer yet.
+    public func thinkParts(_ reply: String) -> (think: String?, answer: String) {
+        let suffix = generationSuffix.trimmingCharacters(in: .whitespaces)
+        let full = suffix.hasSuffix("<think") ? suffix + reply : reply
+        guard full.hasPrefix("<think>") else { return (nil, reply) }
+        let body = full.dropFirst("<think>".count)
+        guard let close = body.range(of: "</think>") else {
+            return (body.trimmingCharacters(in: .whitespacesAndNewlines), "")
+        }
+        return (
+            String(body[..<close.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines),
+            String(body[close.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
+        )
+    }
+
     /// Where a reply stops in `text`, if it does: the earliest stop string (the separator included when framed).
     public func stopRange(in text: String) -> Range<String.Index>? {
         var stops = stopStrings

@@ -59,6 +59,17 @@ final class TemplateTests: XCTestCase {
         }
     }
 
+    func testThinkPartsOfAG1Reply() throws {
+        let think = try TemplateLibrary(directories: [ConversationFixtures.repoRoot.appendingPathComponent("prompts")])
+            .template("g1-think")
+        let parts = think.thinkParts(">\nThe user greets me.\n</think>\nHello! How can I help?")
+        XCTAssertEqual(parts.think, "The user greets me.")
+        XCTAssertEqual(parts.answer, "Hello! How can I help?")
+        XCTAssertEqual(think.thinkParts(">\nstill thinking").answer, "", "cut inside the think block: no answer yet")
+        XCTAssertNil(ChatTemplate.default.thinkParts("Plain answer").think)
+        XCTAssertEqual(ChatTemplate.default.thinkParts("Plain answer").answer, "Plain answer")
+    }
+
     func testStopStringsAndHoldBack() throws {
         var t = ChatTemplate.default
         t.stopStrings = ["\nUser:"]
