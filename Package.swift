@@ -37,6 +37,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // libFuzzer target for the session loader, linked as a fuzzer by Scripts/fuzz.sh.
+        .target(name: "SessionFuzzer", dependencies: ["Conversation"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ConversationTests", dependencies: ["Conversation"]),
         // Runs the built `rwkv-chat` binary as a subprocess (headless mode, signals, crash safety).
