@@ -29,6 +29,7 @@ enum SessionFuzzer {
     }
 }
 
+/// The libFuzzer callback: loads one input as a session file.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSessionLoader(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     SessionFuzzer.run(data, size)
