@@ -5,10 +5,15 @@ extension Model {
     /// State tuning (RWKV-PEFT, used by RWKV Runner and Ai00) trains only the initial
     /// state and saves it as `blocks.N.att.time_state` in a `.pth` or `.safetensors`
     /// file. For RWKV-7 the tensor is [H, N, N] in the same [head, value, key] order as
-    /// the state, so it is used as is (RWKV Runner transposes it for v5/v6, not v7).
+    /// the state, so it is used as is; for v5/v6 its last two axes are swapped, as the
+    /// official package and RWKV Runner do. RWKV-4 has no matrix state to tune.
     /// Token-shift entries start at zero. Every layer must be present with the model's
     /// head count and size, or the file is refused with a message saying what differs.
     public func initialState(fromStateTuning path: String) throws -> State {
+        guard stateLayout.entries.contains(where: { $0.name.hasSuffix(".att_kv") }) else {
+            throw ModelFileError(
+                path, .unsupported, "RWKV v\(config.version.rawValue) has no matrix state that state tuning could set")
+        }
         let table = try ModelFormat.open(path: path)
         var state = initialState()
         let c = config
@@ -29,7 +34,17 @@ extension Model {
             guard let entry = stateLayout.entries.first(where: { $0.name == "\(l).att_kv" }) else {
                 throw ModelFileError(path, .unsupported, "this model has no wkv state to initialise")
             }
-            let values = t.floats()
+            var values = t.floats()
+            if stateTuningIsTransposed {
+                let n = c.headSize
+                var swapped = values
+                for hh in 0..<c.headCount {
+                    for i in 0..<n {
+                        for j in 0..<n { swapped[(hh * n + i) * n + j] = values[(hh * n + j) * n + i] }
+                    }
+                }
+                values = swapped
+            }
             state.values.replaceSubrange(entry.offset..<(entry.offset + entry.count), with: values)
         }
         if table["blocks.\(c.layerCount).att.time_state"] != nil {

@@ -15,6 +15,8 @@ protocol ModelImplementation: AnyObject, Sendable {
     var stateLayout: StateLayout { get }
     /// The state before any token.
     func initialStateValues() -> [Float]
+    /// Whether a state-tuning `time_state` [H, N, N] is stored with the state's last two axes swapped.
+    static var stateTuningIsTransposed: Bool { get }
     /// Runs `tokens` (all < vocabulary) from `state`, updating it in place.
     /// Writes logits after the last token into `logits` ([V]), or after every token ([T][V]) when `all`.
     func forward(
@@ -42,6 +44,8 @@ public final class Model: @unchecked Sendable {
     public let config: ModelConfig
     /// The state layout of this model.
     public let stateLayout: StateLayout
+    /// See `ModelImplementation.stateTuningIsTransposed`.
+    var stateTuningIsTransposed: Bool { type(of: impl).stateTuningIsTransposed }
     /// The tensors, kept so that `info` can list them and their memory stays mapped.
     public let tensors: TensorTable
     /// The threads matrix products are split across. Results do not depend on it.
@@ -54,7 +58,7 @@ public final class Model: @unchecked Sendable {
     let fingerprintCache = LazyBox<String>()
 
     /// The generations this build can run, each implemented in its own file.
-    static let implementations: [ModelImplementation.Type] = [RWKV7.self]
+    static let implementations: [ModelImplementation.Type] = [RWKV7.self, RWKV6.self, RWKV5.self, RWKV4.self]
 
     /// Loads the model at `path` (any supported format), detecting its generation once.
     public static func load(path: String, threads: Int = 1) throws -> Model {

@@ -125,6 +125,9 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         blocks = list
     }
 
+    /// v7 state tuning stores `time_state` in the state's own [head, value, key] order.
+    static let stateTuningIsTransposed = false
+
     func initialStateValues() -> [Float] {
         [Float](repeating: 0, count: stateLayout.floatCount)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// Reads an rwkv.cpp `.bin` model (ggmf, file versions 100 and 101).
@@ -63,9 +64,31 @@ enum RWKVCppFile {
         return table
     }
 
-    /// Undoes rwkv.cpp's RWKV-7 rearrangements: `x_rwkvag` (6,1,C) is split into
-    /// `x_r … x_g`, and the LoRA factors stored transposed are transposed back.
+    /// Undoes rwkv.cpp's converter: RWKV-7's `x_rwkvag` (6,1,C) is split into `x_r … x_g`
+    /// and its LoRA factors are transposed back; v4 and v5 decays (stored already
+    /// exponentiated) are turned back into the checkpoint's parameters.
     static func canonicalize(_ table: TensorTable) throws {
+        let version = ArchitectureVersion.detect(table)
+        // v4 stores time_decay as −exp(w); v5 stores it as exp(−exp(w)) and time_first as exp(u).
+        let inverse: [String: (Float) -> Float]
+        switch version {
+        case .v4: inverse = [".att.time_decay": { logf(-$0) }]
+        case .v5_0, .v5_1, .v5_2: inverse = [".att.time_decay": { logf(-logf($0)) }, ".att.time_first": { logf($0) }]
+        case .v6:
+            // Its converter also transposes the mixing LoRA and swaps axes of time_maa_w2;
+            // without an unquantised v6 file to test against, refuse rather than guess.
+            throw ModelFileError(
+                table.path, .unsupported,
+                "rwkv.cpp RWKV-6 files are not supported yet; use the .pth or .safetensors release")
+        default: inverse = [:]
+        }
+        for t in table.tensors {
+            guard let f = inverse.first(where: { t.name.hasSuffix($0.key) })?.value else { continue }
+            let values = t.floats().map(f)
+            let raw = table.allocate(byteCount: values.count * 4)
+            values.withUnsafeBytes { raw.copyMemory(from: $0.baseAddress!, byteCount: values.count * 4) }
+            table.set(Tensor(name: t.name, shape: t.shape, type: .f32, data: UnsafeRawPointer(raw)))
+        }
         let loraNames = ["w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2"]
         for t in table.tensors {
             if t.name.hasSuffix(".att.x_rwkvag") {

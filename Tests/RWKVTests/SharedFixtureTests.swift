@@ -6,20 +6,21 @@ import XCTest
 /// RWKV-7 against the official `rwkv` package's outputs in ../shared/fixtures.
 /// Each test skips, saying why, when that directory is absent.
 final class SharedFixtureTests: XCTestCase {
-    func testTinyV7EveryFormatStepSequenceChunkedAndState() throws {
-        let dir = "tiny-v7.0/"
-        let step = try Fixtures.floats(Fixtures.shared(dir + "logits_step.bin"))
-        let seq = try Fixtures.floats(Fixtures.shared(dir + "logits_seq.bin"))
-        let seqFull = try Fixtures.floats(Fixtures.shared(dir + "logits_seq_full.bin"))
-        let chunked = try Fixtures.floats(Fixtures.shared(dir + "logits_chunked.bin"))
-        let stateFirst = try Fixtures.floats(Fixtures.shared(dir + "state_step_first.bin"))
-        let stateStep = try Fixtures.floats(Fixtures.shared(dir + "state_step_final.bin"))
-        let stateSeq = try Fixtures.floats(Fixtures.shared(dir + "state_seq_final.bin"))
-        let stateChunked = try Fixtures.floats(Fixtures.shared(dir + "state_chunked_final.bin"))
+    /// One tiny random model directory: every format, step / sequence / all rows / chunked, and states.
+    func checkTiny(_ dir: String, version: ArchitectureVersion) throws {
+        let d = dir + "/"
+        let step = try Fixtures.floats(Fixtures.shared(d + "logits_step.bin"))
+        let seq = try Fixtures.floats(Fixtures.shared(d + "logits_seq.bin"))
+        let seqFull = try Fixtures.floats(Fixtures.shared(d + "logits_seq_full.bin"))
+        let chunked = try Fixtures.floats(Fixtures.shared(d + "logits_chunked.bin"))
+        let stateFirst = try Fixtures.floats(Fixtures.shared(d + "state_step_first.bin"))
+        let stateStep = try Fixtures.floats(Fixtures.shared(d + "state_step_final.bin"))
+        let stateSeq = try Fixtures.floats(Fixtures.shared(d + "state_seq_final.bin"))
+        let stateChunked = try Fixtures.floats(Fixtures.shared(d + "state_chunked_final.bin"))
         for file in ["model.fp32.pth", "model.bf16.pth", "model.bf16.safetensors"] {
-            let m = try Model.load(path: Fixtures.shared(dir + file))
-            let label = "tiny-v7.0/\(file)"
-            // Step mode, every row, and the state after the first and last token.
+            let m = try Model.load(path: Fixtures.shared(d + file))
+            XCTAssertEqual(m.config.version, version)
+            let label = "\(dir)/\(file)"
             var s = m.initialState()
             var rows: [Float] = []
             for (i, t) in Fixtures.tokens.enumerated() {
@@ -28,7 +29,6 @@ final class SharedFixtureTests: XCTestCase {
             }
             assertClose(rows, step, "\(label) step logits (24 rows)")
             assertClose(s.values, stateStep, "\(label) step final state")
-            // Sequence mode: last row, all rows, and its state.
             var sq = m.initialState()
             assertClose(try m.sequence(Fixtures.tokens, state: &sq), seq, "\(label) sequence logits")
             assertClose(sq.values, stateSeq, "\(label) sequence final state")
@@ -41,6 +41,71 @@ final class SharedFixtureTests: XCTestCase {
             _ = try m.sequence(Array(Fixtures.tokens[7..<8]), state: &sc)
             assertClose(try m.sequence(Array(Fixtures.tokens[8...]), state: &sc), chunked, "\(label) chunked logits")
             assertClose(sc.values, stateChunked, "\(label) chunked final state")
+        }
+    }
+
+    func testTinyV7EveryFormatStepSequenceChunkedAndState() throws { try checkTiny("tiny-v7.0", version: .v7) }
+    func testTinyV6EveryFormatStepSequenceChunkedAndState() throws { try checkTiny("tiny-v6.0", version: .v6) }
+    func testTinyV52EveryFormatStepSequenceChunkedAndState() throws { try checkTiny("tiny-v5.2", version: .v5_2) }
+    func testTinyV4EveryFormatStepSequenceChunkedAndState() throws { try checkTiny("tiny-v4", version: .v4) }
+
+    /// rwkv.cpp's unquantised trained models against the official package's per-token logits for `"in`.
+    func testRWKVCppModelsMatchThePackageOnTheShortPrompt() throws {
+        for model in ["4v0-660K", "5v1-730K", "5v2-730K", "7v0-834K"] {
+            for format in ["FP32", "FP16"] {
+                let m = try Model.load(path: Fixtures.shared("rwkvcpp/tiny-rwkv-\(model)-\(format).bin"))
+                let pkg = try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.\(model)-\(format).in.logits_step.bin"))
+                let (rows, _) = try Fixtures.stepAll(m, [34, 105, 110])
+                assertClose(rows, pkg, "rwkv.cpp \(model)-\(format) \"in per-token vs package")
+                var s = m.initialState()
+                XCTAssertEqual(
+                    try m.sequence([34, 105, 110], state: &s), Array(rows.suffix(256)),
+                    "\(model)-\(format) sequence == step")
+            }
+        }
+    }
+
+    /// rwkv.cpp's own rule for 4v0 (the v5 expected logits use ln_x eps 1e-5, not the package's 64e-5; see the fixtures README).
+    func testRWKVCppV4MatchesExpectedLogitsUnderItsOwnRule() throws {
+        let expected = try Fixtures.floats(Fixtures.shared("rwkvcpp/expected-logits-4v0-660K.bin"))
+        for (format, threshold) in [("FP32", Float(0.001)), ("FP16", Float(-0.013652))] {
+            let m = try Model.load(path: Fixtures.shared("rwkvcpp/tiny-rwkv-4v0-660K-\(format).bin"))
+            var s = m.initialState()
+            var logits: [Float] = []
+            for t in [34, 105, 110] { logits = try m.step(t, state: &s) }
+            var sum: Float = 0
+            for i in 0..<256 { sum += logits[i] - expected[i] }
+            print("[fixture] rwkv.cpp 4v0-660K-\(format): signed sum \(sum) (threshold \(threshold))")
+            XCTAssertLessThanOrEqual(abs(sum), abs(threshold) * 1.05)
+        }
+    }
+
+    /// The long prompt: every row and the state against the package, and the greedy continuation.
+    func testRWKVCppLongPromptsMatchThePackage() throws {
+        let manifestPath = try Fixtures.shared("rwkvcpp/manifest.json")
+        let manifest =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifestPath)))
+            as! [String: Any]
+        let models = manifest["models"] as! [String: Any]
+        for model in ["4v0-660K", "5v1-730K", "5v2-730K"] {
+            let long = (models["\(model)-FP32"] as! [String: Any])["long_prompt"] as! [String: Any]
+            let tokens = long["tokens"] as! [Int]
+            let greedy = long["greedy_tokens"] as! [Int]
+            let robust = long["greedy_robust_prefix_len"] as! Int
+            let logits = try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.\(model)-FP32.long.logits_step.bin"))
+            let state = try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.\(model)-FP32.long.state_step_final.bin"))
+            let m = try Model.load(path: Fixtures.shared("rwkvcpp/tiny-rwkv-\(model)-FP32.bin"))
+            let (rows, final) = try Fixtures.stepAll(m, tokens)
+            assertClose(rows, logits, "rwkv.cpp \(model) FP32 long prompt, \(tokens.count) rows")
+            assertClose(final.values, state, "rwkv.cpp \(model) FP32 long prompt state")
+            var s = final
+            var next = Logits.top(rows.suffix(256)[...], k: 1)[0].token
+            var produced: [Int] = []
+            for _ in 0..<robust {
+                produced.append(next)
+                next = Logits.top(try m.step(next, state: &s)[...], k: 1)[0].token
+            }
+            XCTAssertEqual(produced, Array(greedy.prefix(robust)), "\(model) greedy continuation")
         }
     }
 
@@ -104,12 +169,13 @@ final class SharedFixtureTests: XCTestCase {
         }
     }
 
-    func testOtherVersionsAreRefusedClearly() throws {
-        let path = try Fixtures.shared("rwkvcpp/tiny-rwkv-4v0-660K-FP32.bin")
+    func testQuantizedFilesAreRefusedClearly() throws {
+        let path = try Fixtures.shared("rwkvcpp/tiny-rwkv-6v0-3m-Q5_1.bin")
         XCTAssertThrowsError(try Model.load(path: path)) { error in
             let e = error as? ModelFileError
             XCTAssertEqual(e?.kind, .unsupported)
-            XCTAssertTrue(e?.description.contains("tiny-rwkv-4v0-660K-FP32.bin") ?? false)
+            XCTAssertTrue(e?.description.contains("tiny-rwkv-6v0-3m-Q5_1.bin") ?? false)
         }
     }
+
 }
