@@ -92,6 +92,54 @@ def make_model(seed):
     return collections.OrderedDict((k, to_bf16_exact(v)) for k, v in w.items())
 
 
+def make_older(version, seed):
+    """Tiny v4, v5.2 or v6 checkpoints with BlinkDL names and shapes (same C, H, N as the v7 one)."""
+    rng = np.random.default_rng(seed)
+    L, C, H, N, V, F = (CFG[k] for k in ("n_layer", "n_embd", "n_head", "head_size", "vocab", "ffn"))
+    D, DW = 8, 16
+    w = collections.OrderedDict()
+    mat = lambda *shape, scale: rng.normal(0, scale, size=shape)
+    w["emb.weight"] = mat(V, C, scale=1.0)
+    for i in range(L):
+        p, a, f = f"blocks.{i}.", f"blocks.{i}.att.", f"blocks.{i}.ffn."
+        for n in ("ln1", "ln2") + (("ln0",) if i == 0 else ()):
+            w[p + n + ".weight"] = 1 + rng.uniform(-0.2, 0.2, C)
+            w[p + n + ".bias"] = rng.uniform(-0.2, 0.2, C)
+        if version == "6":
+            for n in ("x", "w", "k", "v", "r", "g"):
+                w[a + "time_maa_" + n] = rng.uniform(0.05, 0.95, (1, 1, C))
+            w[a + "time_maa_w1"] = mat(C, 5 * D, scale=0.3)
+            w[a + "time_maa_w2"] = mat(5, D, C, scale=0.3)
+            w[a + "time_decay"] = rng.uniform(-3, 0.5, (1, 1, C))
+            w[a + "time_decay_w1"] = mat(C, DW, scale=0.3)
+            w[a + "time_decay_w2"] = mat(DW, C, scale=0.3)
+            w[a + "time_faaaa"] = rng.uniform(-0.5, 0.5, (H, N))
+        else:
+            for n in ("k", "v", "r") + (("g",) if version == "5.2" else ()):
+                w[a + "time_mix_" + n] = rng.uniform(0.05, 0.95, (1, 1, C))
+            if version == "5.2":
+                w[a + "time_decay"] = rng.uniform(-3, 0.5, (H, N))
+                w[a + "time_faaaa"] = rng.uniform(-0.5, 0.5, (H, N))
+            else:
+                w[a + "time_decay"] = rng.uniform(-3, 0.5, C)
+                w[a + "time_first"] = rng.uniform(-0.5, 0.5, C)
+        names = ("receptance", "key", "value", "output") + (("gate",) if version != "4" else ())
+        for n in names:
+            w[a + n + ".weight"] = mat(C, C, scale=C ** -0.5)
+        if version != "4":
+            w[a + "ln_x.weight"] = 1 + rng.uniform(-0.2, 0.2, C)
+            w[a + "ln_x.bias"] = rng.uniform(-0.2, 0.2, C)
+        for n in ("k", "r"):
+            w[f + ("time_maa_" if version == "6" else "time_mix_") + n] = rng.uniform(0.05, 0.95, (1, 1, C))
+        w[f + "key.weight"] = mat(F, C, scale=C ** -0.5)
+        w[f + "receptance.weight"] = mat(C, C, scale=C ** -0.5)
+        w[f + "value.weight"] = mat(C, F, scale=F ** -0.5)
+    w["ln_out.weight"] = 1 + rng.uniform(-0.2, 0.2, C)
+    w["ln_out.bias"] = rng.uniform(-0.2, 0.2, C)
+    w["head.weight"] = mat(V, C, scale=C ** -0.5)
+    return collections.OrderedDict((k, to_bf16_exact(v)) for k, v in w.items())
+
+
 # ---------------------------------------------------------------- reference maths (float64)
 
 def layer_norm(x, w, b, eps=1e-5):
@@ -164,6 +212,95 @@ class Reference:
     @staticmethod
     def flat_state(state):
         return np.concatenate([np.concatenate([e.reshape(-1) for e in layer]) for layer in state])
+
+
+class OlderReference:
+    """v4, v5.x and v6 written from the formulas in the fixtures README (section 3.4)."""
+
+    def __init__(self, w):
+        self.w = {k: np.asarray(v, dtype=np.float64) for k, v in w.items()}
+        keys = list(w)
+        self.V, self.C = self.w["emb.weight"].shape
+        self.L = 1 + max(int(k.split(".")[1]) for k in keys if k.startswith("blocks."))
+        self.version = "6" if any("time_maa" in k for k in keys) else ("5" if any("ln_x" in k for k in keys) else "4")
+        if self.version != "4":
+            key = "blocks.0.att.time_faaaa" if "blocks.0.att.time_faaaa" in self.w else "blocks.0.att.time_decay"
+            self.H = self.w[key].shape[0]
+            self.N = self.C // self.H
+
+    def zero_state(self):
+        C = self.C
+        if self.version == "4":
+            return [[np.zeros(C), np.zeros(C), np.zeros(C), np.full(C, -1e30), np.zeros(C)] for _ in range(self.L)]
+        return [[np.zeros(C), np.zeros((self.H, self.N, self.N)), np.zeros(C)] for _ in range(self.L)]
+
+    def step(self, token, state):
+        W, C = self.w, self.C
+        sq = lambda k: W[k].reshape(-1)
+        x = layer_norm(W["emb.weight"][token], W["blocks.0.ln0.weight"], W["blocks.0.ln0.bias"])
+        for i in range(self.L):
+            p, a, f = f"blocks.{i}.", f"blocks.{i}.att.", f"blocks.{i}.ffn."
+            st = state[i]
+            xx = layer_norm(x, W[p + "ln1.weight"], W[p + "ln1.bias"])
+            prev = st[0].copy()
+            st[0] = xx
+            if self.version == "4":
+                mix = lambda n: xx * sq(a + "time_mix_" + n) + prev * (1 - sq(a + "time_mix_" + n))
+                r = sigmoid(W[a + "receptance.weight"] @ mix("r"))
+                k = W[a + "key.weight"] @ mix("k")
+                v = W[a + "value.weight"] @ mix("v")
+                w_, u = -np.exp(sq(a + "time_decay")), sq(a + "time_first")
+                aa, bb, pp = st[1], st[2], st[3]
+                q = np.maximum(pp, u + k)
+                e1, e2 = np.exp(pp - q), np.exp(u + k - q)
+                wkv = (e1 * aa + e2 * v) / (e1 * bb + e2)
+                q = np.maximum(pp + w_, k)
+                e1, e2 = np.exp(pp + w_ - q), np.exp(k - q)
+                st[1], st[2], st[3] = e1 * aa + e2 * v, e1 * bb + e2, q
+                x = x + W[a + "output.weight"] @ (r * wkv)
+            else:
+                H, N = self.H, self.N
+                if self.version == "6":
+                    d = prev - xx
+                    xxx = xx + d * sq(a + "time_maa_x")
+                    m = np.tanh(xxx @ W[a + "time_maa_w1"]).reshape(5, -1)
+                    mj = [m[j] @ W[a + "time_maa_w2"][j] for j in range(5)]
+                    xw, xk, xv, xr, xg = (xx + d * (sq(a + "time_maa_" + n) + mj[j]) for j, n in enumerate("wkvrg"))
+                    w_ = np.exp(-np.exp(sq(a + "time_decay") + np.tanh(xw @ W[a + "time_decay_w1"]) @ W[a + "time_decay_w2"]))
+                    u = sq(a + "time_faaaa")
+                else:
+                    mix = lambda n: xx * sq(a + "time_mix_" + n) + prev * (1 - sq(a + "time_mix_" + n))
+                    xk, xv, xr, xg = mix("k"), mix("v"), mix("r"), mix("g")
+                    w_ = np.exp(-np.exp(sq(a + "time_decay")))
+                    u = sq(a + "time_faaaa")
+                r = W[a + "receptance.weight"] @ xr
+                k = W[a + "key.weight"] @ xk
+                v = W[a + "value.weight"] @ xv
+                g = W[a + "gate.weight"] @ xg
+                g = g * sigmoid(g)
+                S = st[1]
+                y = np.zeros(C)
+                for h in range(H):
+                    s_ = slice(h * N, (h + 1) * N)
+                    kv = np.outer(k[s_], v[s_])
+                    y[s_] = r[s_] @ (u[s_][:, None] * kv + S[h])
+                    S[h] = kv + w_[s_][:, None] * S[h]
+                yy = y.reshape(H, N)
+                mu = yy.mean(1, keepdims=True)
+                var = ((yy - mu) ** 2).mean(1, keepdims=True)
+                y = ((yy - mu) / np.sqrt(var + 64e-5)).reshape(C) * W[a + "ln_x.weight"] + W[a + "ln_x.bias"]
+                x = x + W[a + "output.weight"] @ (y * g)
+            xx = layer_norm(x, W[p + "ln2.weight"], W[p + "ln2.bias"])
+            prev = st[-1].copy()
+            st[-1] = xx
+            if self.version == "6":
+                xk = xx + (prev - xx) * sq(f + "time_maa_k")
+                xr = xx + (prev - xx) * sq(f + "time_maa_r")
+            else:
+                xk = xx * sq(f + "time_mix_k") + prev * (1 - sq(f + "time_mix_k"))
+                xr = xx * sq(f + "time_mix_r") + prev * (1 - sq(f + "time_mix_r"))
+            x = x + sigmoid(W[f + "receptance.weight"] @ xr) * (W[f + "value.weight"] @ (np.maximum(W[f + "key.weight"] @ xk, 0) ** 2))
+        return W["head.weight"] @ layer_norm(x, W["ln_out.weight"], W["ln_out.bias"])
 
 
 # ---------------------------------------------------------------- writers
@@ -318,14 +455,15 @@ def read_safetensors(path):
 
 
 def check_shared(root):
-    d = os.path.join(root, "tiny-v7.0")
-    ref = Reference(read_safetensors(os.path.join(d, "model.bf16.safetensors")))
-    expected = np.fromfile(os.path.join(d, "logits_step.bin"), dtype="<f4").reshape(len(TOKENS), -1)
-    state = ref.zero_state()
-    got = np.stack([ref.step(t, state) for t in TOKENS])
-    st = np.fromfile(os.path.join(d, "state_step_final.bin"), dtype="<f4")
-    print(f"NumPy reference vs official package (tiny-v7.0): logits max |diff| {np.abs(got - expected).max():.3g}, "
-          f"state max |diff| {np.abs(Reference.flat_state(state) - st).max():.3g}")
+    for name, cls in (("tiny-v7.0", Reference), ("tiny-v6.0", OlderReference), ("tiny-v5.2", OlderReference), ("tiny-v4", OlderReference)):
+        d = os.path.join(root, name)
+        ref = cls(read_safetensors(os.path.join(d, "model.bf16.safetensors")))
+        expected = np.fromfile(os.path.join(d, "logits_step.bin"), dtype="<f4").reshape(len(TOKENS), -1)
+        state = ref.zero_state()
+        got = np.stack([ref.step(t, state) for t in TOKENS])
+        st = np.fromfile(os.path.join(d, "state_step_final.bin"), dtype="<f4")
+        print(f"NumPy reference vs official package ({name}): logits max |diff| {np.abs(got - expected).max():.3g}, "
+              f"state max |diff| {np.abs(Reference.flat_state(state) - st).max():.3g}")
 
 
 def main():
@@ -361,8 +499,20 @@ def main():
     logits = np.stack([ref.step(t, state) for t in TOKENS]).astype("<f4")
     logits.tofile(os.path.join(out, "tiny7.logits_step.bin"))
     Reference.flat_state(state).astype("<f4").tofile(os.path.join(out, "tiny7.state_final.bin"))
+    # Older versions: a .pth, a safetensors file and reference outputs each.
+    older = {}
+    for version, tag in (("6", "tiny6"), ("5.2", "tiny52"), ("4", "tiny4")):
+        wo = make_older(version, args.seed + 10 + len(older))
+        write_pth(os.path.join(out, f"{tag}.fp32.pth"), wo, "fp32")
+        write_safetensors(os.path.join(out, f"{tag}.bf16.safetensors"), wo, "bf16")
+        ro = OlderReference(wo)
+        so = ro.zero_state()
+        lo = np.stack([ro.step(t, so) for t in TOKENS]).astype("<f4")
+        lo.tofile(os.path.join(out, f"{tag}.logits_step.bin"))
+        Reference.flat_state(so).astype("<f4").tofile(os.path.join(out, f"{tag}.state_final.bin"))
+        older[tag] = {"version": version, "max_abs_logit": float(np.abs(lo).max())}
     manifest = {
-        "generator": "Scripts/make_fixtures.py", "seed": args.seed, "config": CFG, "tokens": TOKENS,
+        "generator": "Scripts/make_fixtures.py", "seed": args.seed, "config": CFG, "tokens": TOKENS, "older": older,
         "logits_step": {"file": "tiny7.logits_step.bin", "shape": list(logits.shape)},
         "state_final": {"file": "tiny7.state_final.bin", "floats": int(Reference.flat_state(state).size)},
         "reference": "float64 NumPy implementation in this script; checked against the official package with --check-shared",

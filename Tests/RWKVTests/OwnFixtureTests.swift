@@ -28,6 +28,27 @@ final class OwnFixtureTests: XCTestCase {
         }
     }
 
+    func testOlderVersionsMatchTheirReferences() throws {
+        for (tag, version) in [("tiny6", ArchitectureVersion.v6), ("tiny52", .v5_2), ("tiny4", .v4)] {
+            let logits = try Fixtures.floats(Fixtures.own("\(tag).logits_step.bin"))
+            let state = try Fixtures.floats(Fixtures.own("\(tag).state_final.bin"))
+            var previous: [Float]?
+            for file in ["\(tag).fp32.pth", "\(tag).bf16.safetensors"] {
+                let model = try Model.load(path: Fixtures.own(file))
+                XCTAssertEqual(model.config.version, version, file)
+                let (got, final) = try Fixtures.stepAll(model, Fixtures.tokens)
+                assertClose(got, logits, "own \(file) step logits")
+                assertClose(final.values, state, "own \(file) final state")
+                var s = model.initialState()
+                XCTAssertEqual(
+                    try model.sequence(Fixtures.tokens, state: &s, allLogits: true), got, "\(file) sequence == step")
+                XCTAssertEqual(s, final)
+                if let previous { XCTAssertEqual(previous, got, "\(tag): both files hold the same values") }
+                previous = got
+            }
+        }
+    }
+
     func testFormatsAgreeWithEachOtherExactly() throws {
         // All formats hold the same (bf16-exact) values, so their outputs must be identical.
         let first = try Fixtures.stepAll(Model.load(path: Fixtures.own(Self.files[0])), Fixtures.tokens)
