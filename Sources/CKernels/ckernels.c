@@ -7,6 +7,7 @@
 //   scalar sum. The result is hsum((acc0 + acc1) + (acc2 + acc3)) + scalar.
 #include "ckernels.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int g_force_portable = 0;
@@ -71,6 +72,86 @@ static inline float load_scalar(int dtype, const uint8_t *row, size_t i) {
 }
 
 static inline size_t elem_size(int dtype) { return dtype == CK_F32 ? 4 : 2; }
+
+static inline int is_quantized(int dtype) { return dtype >= CK_Q4_0; }
+
+size_t ck_block_bytes(int dtype) {
+    switch (dtype) {
+    case CK_F32: return 4;
+    case CK_F16: case CK_BF16: return 2;
+    case CK_Q4_0: return 18;
+    case CK_Q4_1: return 20;
+    case CK_Q5_0: return 22;
+    case CK_Q5_1: return 24;
+    case CK_Q8_0: return 34;
+    default: return 0;
+    }
+}
+
+int ck_block_size(int dtype) { return is_quantized(dtype) ? 32 : 1; }
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
+
+// One block of 32 elements, as ggml's dequantize_row_* computes them (in float32).
+static void dequantize_block(int dtype, const uint8_t *b, float *out) {
+    switch (dtype) {
+    case CK_Q4_0: {
+        float d = f16_to_f32_scalar(rd16(b));
+        for (int j = 0; j < 16; j++) {
+            out[j] = (float)((b[2 + j] & 0x0F) - 8) * d;
+            out[j + 16] = (float)((b[2 + j] >> 4) - 8) * d;
+        }
+        break;
+    }
+    case CK_Q4_1: {
+        float d = f16_to_f32_scalar(rd16(b)), m = f16_to_f32_scalar(rd16(b + 2));
+        for (int j = 0; j < 16; j++) {
+            out[j] = (float)(b[4 + j] & 0x0F) * d + m;
+            out[j + 16] = (float)(b[4 + j] >> 4) * d + m;
+        }
+        break;
+    }
+    case CK_Q5_0: {
+        float d = f16_to_f32_scalar(rd16(b));
+        uint32_t qh = rd32(b + 2);
+        for (int j = 0; j < 16; j++) {
+            int q0 = (b[6 + j] & 0x0F) | (int)(((qh >> j) & 1) << 4);
+            int q1 = (b[6 + j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+            out[j] = (float)(q0 - 16) * d;
+            out[j + 16] = (float)(q1 - 16) * d;
+        }
+        break;
+    }
+    case CK_Q5_1: {
+        float d = f16_to_f32_scalar(rd16(b)), m = f16_to_f32_scalar(rd16(b + 2));
+        uint32_t qh = rd32(b + 4);
+        for (int j = 0; j < 16; j++) {
+            int q0 = (b[8 + j] & 0x0F) | (int)(((qh >> j) & 1) << 4);
+            int q1 = (b[8 + j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+            out[j] = (float)q0 * d + m;
+            out[j + 16] = (float)q1 * d + m;
+        }
+        break;
+    }
+    case CK_Q8_0: {
+        float d = f16_to_f32_scalar(rd16(b));
+        for (int j = 0; j < 32; j++) out[j] = (float)(int8_t)b[2 + j] * d;
+        break;
+    }
+    default: break;
+    }
+}
+
+void ck_dequantize(int dtype, const void *src, float *dst, size_t n) {
+    const uint8_t *p = (const uint8_t *)src;
+    if (!is_quantized(dtype)) {
+        for (size_t i = 0; i < n; i++) dst[i] = load_scalar(dtype, p, i);
+        return;
+    }
+    size_t bb = ck_block_bytes(dtype);
+    for (size_t k = 0; k < n / 32; k++) dequantize_block(dtype, p + k * bb, dst + 32 * k);
+}
 
 // ---------------------------------------------------------------- portable path
 
@@ -212,8 +293,28 @@ void ck_force_portable(int on) { g_force_portable = on; }
 void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
                     int n_tokens, float *Y, int ldy, int row_begin, int row_end) {
     const uint8_t *base = (const uint8_t *)W;
-    size_t row_bytes = (size_t)cols * elem_size(dtype);
     int fast = ck_active_isa();
+    if (is_quantized(dtype)) {
+        // Each row's blocks are dequantized into a float row (exactly, as ggml does) and
+        // then run through the float32 kernel, so the model is never dequantized up
+        // front and every output keeps the float32 path's fixed summation order.
+        size_t row_bytes = (size_t)(cols / 32) * ck_block_bytes(dtype);
+        float *tmp = (float *)malloc((size_t)cols * sizeof(float));
+        if (!tmp) return;
+        for (int r = row_begin; r < row_end; r++) {
+            ck_dequantize(dtype, base + (size_t)r * row_bytes, tmp, (size_t)cols);
+#if CK_HAVE_AVX2_PATH
+            if (fast) {
+                dot_rows_avx2(CK_F32, (const uint8_t *)tmp, cols, X, ldx, n_tokens, Y, ldy, r);
+                continue;
+            }
+#endif
+            dot_rows_portable(CK_F32, (const uint8_t *)tmp, cols, X, ldx, n_tokens, Y, ldy, r);
+        }
+        free(tmp);
+        return;
+    }
+    size_t row_bytes = (size_t)cols * elem_size(dtype);
     for (int r = row_begin; r < row_end; r++) {
         const uint8_t *row = base + (size_t)r * row_bytes;
 #if CK_HAVE_AVX2_PATH

@@ -16,7 +16,7 @@ extension Model {
         )
         for t in tensors.tensors {
             h.add("\(t.name) \(t.shape) \(t.type)")
-            let bytes = t.count * t.type.byteWidth
+            let bytes = t.type.byteCount(elements: t.count)
             let sample = 4096
             if bytes <= sample * 64 {
                 h.add(UnsafeRawBufferPointer(start: t.data, count: bytes))

@@ -101,7 +101,7 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
                     maaV: try vec(a + "time_maa_v"), maaR: try vec(a + "time_maa_r"), maaG: try vec(a + "time_maa_g"),
                     maaW1T: try bind.transposed(a + "time_maa_w1", inputs: c, outputs: 5 * mixRank),
                     maaW2T: maaW2T,
-                    decay: try vec(a + "time_decay"),
+                    decay: try bind.flat(a + "time_decay", count: c),
                     decayW1T: try bind.transposed(a + "time_decay_w1", inputs: c, outputs: decayRank),
                     decayW2T: try bind.transposed(a + "time_decay_w2", inputs: decayRank, outputs: c),
                     faaaa: try bind.flat(a + "time_faaaa", count: c),

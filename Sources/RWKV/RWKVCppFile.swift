@@ -44,9 +44,14 @@ enum RWKVCppFile {
             case 0: type = .f32
             case 1: type = .f16
             case 2, 3, 7, 8, 9:
-                throw ModelFileError(
-                    path, .unsupported,
-                    "tensor '\(key)' is quantized (rwkv.cpp type \(dataType)); quantized files are not supported yet")
+                // Version 100 files use the older block layouts, which this build does not read.
+                guard version == 101 else {
+                    throw ModelFileError(
+                        path, .unsupported,
+                        "tensor '\(key)' uses a quantization layout of rwkv.cpp file version 100; re-quantize it with a current rwkv.cpp (version 101)"
+                    )
+                }
+                type = [2: .q4_0, 3: .q4_1, 7: .q5_0, 8: .q5_1, 9: .q8_0][dataType]!
             default:
                 throw ModelFileError(path, .corrupt, "tensor '\(key)' has unknown data type \(dataType)")
             }
@@ -54,7 +59,12 @@ enum RWKVCppFile {
             guard let count = shape.checkedProduct, count <= file.size else {
                 throw ModelFileError(path, .corrupt, "tensor '\(key)' has shape \(shape), larger than the file")
             }
-            let bytes = count * type.byteWidth
+            guard !type.isQuantized || dims[0] % 32 == 0 else {
+                throw ModelFileError(
+                    path, .corrupt, "quantized tensor '\(key)' has a row length \(dims[0]) that is not a multiple of 32"
+                )
+            }
+            let bytes = type.byteCount(elements: count)
             let dataAt = keyAt + keyLength
             let data = try file.bytes(at: dataAt, count: bytes, what: "the data of tensor '\(key)'")
             try table.add(Tensor(name: key, shape: shape, type: type, data: data))
@@ -75,11 +85,8 @@ enum RWKVCppFile {
         case .v4: inverse = [".att.time_decay": { logf(-$0) }]
         case .v5_0, .v5_1, .v5_2: inverse = [".att.time_decay": { logf(-logf($0)) }, ".att.time_first": { logf($0) }]
         case .v6:
-            // Its converter also transposes the mixing LoRA and swaps axes of time_maa_w2;
-            // without an unquantised v6 file to test against, refuse rather than guess.
-            throw ModelFileError(
-                table.path, .unsupported,
-                "rwkv.cpp RWKV-6 files are not supported yet; use the .pth or .safetensors release")
+            try canonicalizeV6(table)
+            inverse = [:]
         default: inverse = [:]
         }
         for t in table.tensors {
@@ -107,16 +114,47 @@ enum RWKVCppFile {
             } else if t.name.contains(".att."), let last = t.name.split(separator: ".").last,
                 loraNames.contains(String(last)), t.shape.count == 2
             {
-                let rows = t.shape[0]
-                let cols = t.shape[1]
-                let w = t.type.byteWidth
-                let out = table.allocate(byteCount: rows * cols * w)
-                for r in 0..<rows {
-                    for c in 0..<cols {
-                        (out + (c * rows + r) * w).copyMemory(from: t.data + (r * cols + c) * w, byteCount: w)
+                table.set(transposedFloat32(t, in: table))
+            }
+        }
+    }
+}
+
+extension RWKVCppFile {
+    /// A 2-D tensor transposed into a new float32 tensor (dequantizing it if needed).
+    static func transposedFloat32(_ t: Tensor, in table: TensorTable) -> Tensor {
+        let rows = t.shape[0], cols = t.shape[1]
+        let src = t.floats()
+        let out = table.allocate(byteCount: rows * cols * 4).bindMemory(to: Float.self, capacity: rows * cols)
+        for r in 0..<rows {
+            for c in 0..<cols { out[c * rows + r] = src[r * cols + c] }
+        }
+        return Tensor(name: t.name, shape: [cols, rows], type: .f32, data: UnsafeRawPointer(out))
+    }
+
+    /// Undoes rwkv.cpp's RWKV-6 rearrangements: `time_maa_w1`, `time_decay_w1` and
+    /// `time_decay_w2` are stored transposed, and `time_maa_w2` with its last two axes swapped.
+    static func canonicalizeV6(_ table: TensorTable) throws {
+        for t in table.tensors {
+            if t.name.hasSuffix(".att.time_maa_w1") || t.name.hasSuffix(".att.time_decay_w1")
+                || t.name.hasSuffix(".att.time_decay_w2")
+            {
+                guard t.shape.count == 2 else {
+                    throw ModelFileError(table.path, .badShape, "'\(t.name)' is not a matrix")
+                }
+                table.set(transposedFloat32(t, in: table))
+            } else if t.name.hasSuffix(".att.time_maa_w2") {
+                // Stored as [5, C, D]; the checkpoint has [5, D, C].
+                guard t.shape.count == 3 else { throw ModelFileError(table.path, .badShape, "'\(t.name)' is not 3-D") }
+                let (n, a, b) = (t.shape[0], t.shape[1], t.shape[2])
+                let src = t.floats()
+                let out = table.allocate(byteCount: src.count * 4).bindMemory(to: Float.self, capacity: src.count)
+                for j in 0..<n {
+                    for x in 0..<a {
+                        for y in 0..<b { out[(j * b + y) * a + x] = src[(j * a + x) * b + y] }
                     }
                 }
-                table.set(Tensor(name: t.name, shape: [cols, rows], type: t.type, data: UnsafeRawPointer(out)))
+                table.set(Tensor(name: t.name, shape: [n, b, a], type: .f32, data: UnsafeRawPointer(out)))
             }
         }
     }

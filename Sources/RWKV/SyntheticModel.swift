@@ -53,6 +53,7 @@ public enum SyntheticModel {
                 case .f32: raw.storeBytes(of: v, toByteOffset: 4 * i, as: Float.self)
                 case .f16: raw.storeBytes(of: Float16(v).bitPattern, toByteOffset: 2 * i, as: UInt16.self)
                 case .bf16: raw.storeBytes(of: UInt16(v.bitPattern >> 16), toByteOffset: 2 * i, as: UInt16.self)
+                default: preconditionFailure("synthetic models are built in float types only")
                 }
             }
             try table.add(Tensor(name: tname, shape: dims, type: t, data: UnsafeRawPointer(raw)))

@@ -113,5 +113,5 @@ public final class TensorTable: @unchecked Sendable {
     public var names: [String] { tensors.map(\.name) }
 
     /// Total bytes of tensor data.
-    public var dataBytes: Int { tensors.reduce(0) { $0 + $1.count * $1.type.byteWidth } }
+    public var dataBytes: Int { tensors.reduce(0) { $0 + $1.type.byteCount(elements: $1.count) } }
 }

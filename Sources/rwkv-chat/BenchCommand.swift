@@ -64,7 +64,8 @@ struct BenchCommand: ParsableCommand {
         // Bytes one generated token reads: every tensor except the embedding table, of which one row is read.
         let c = m.config
         let emb = m.tensors["emb.weight"]!
-        let weightBytes = m.tensors.dataBytes - emb.count * emb.type.byteWidth + c.embedding * emb.type.byteWidth
+        let weightBytes =
+            m.tensors.dataBytes - emb.type.byteCount(elements: emb.count) + emb.type.byteCount(elements: c.embedding)
         out["weight_bytes_per_token"] = weightBytes
 
         // Generation: token by token after a warm-up.

@@ -32,10 +32,16 @@ struct InfoCommand: ParsableCommand {
         if !ranks.isEmpty { print("LoRA ranks:  \(ranks)") }
         print("parameters:  \(m.parameterCount)")
         print("types:       \(typeList) (elements)")
+        let matrices = m.tensors.tensors.filter { $0.shape.filter { $0 > 1 }.count >= 2 }
+        let bits = matrices.reduce(0.0) { $0 + Double($1.count) * $1.type.bitsPerWeight }
+        let elements = matrices.reduce(0) { $0 + $1.count }
+        if elements > 0 { print("bits/weight: \(String(format: "%.2f", bits / Double(elements))) (matrices)") }
         print("state:       \(m.stateLayout.floatCount) floats (\(m.stateLayout.floatCount * 4) bytes)")
         print("file size:   \(size) bytes")
         if tensors {
-            for t in m.tensors.tensors { print("  \(t.name) \(t.shape) \(t.type)") }
+            for t in m.tensors.tensors {
+                print("  \(t.name) \(t.shape) \(t.type) (\(t.type.bitsPerWeight) bits/weight)")
+            }
         }
     }
 }

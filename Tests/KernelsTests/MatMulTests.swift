@@ -36,6 +36,8 @@ final class MatMulTests: XCTestCase {
                 let b = UInt16(truncatingIfNeeded: v.bitPattern >> 16)
                 withUnsafeBytes(of: b.littleEndian) { bytes += $0 }
                 stored.append(Float(bitPattern: UInt32(b) << 16))
+            default:
+                preconditionFailure("quantized types are tested in QuantizedTests")
             }
         }
         return (bytes, stored)

@@ -169,13 +169,43 @@ final class SharedFixtureTests: XCTestCase {
         }
     }
 
-    func testQuantizedFilesAreRefusedClearly() throws {
-        let path = try Fixtures.shared("rwkvcpp/tiny-rwkv-6v0-3m-Q5_1.bin")
-        XCTAssertThrowsError(try Model.load(path: path)) { error in
-            let e = error as? ModelFileError
-            XCTAssertEqual(e?.kind, .unsupported)
-            XCTAssertTrue(e?.description.contains("tiny-rwkv-6v0-3m-Q5_1.bin") ?? false)
+    /// rwkv.cpp's stored Q5_0 / Q5_1 files of every model against the package run on the dequantized weights.
+    func testQuantizedRWKVCppModelsMatchThePackage() throws {
+        for model in ["4v0-660K", "5v1-730K", "5v2-730K", "6v0-3m", "7v0-834K"] {
+            for format in ["Q5_0", "Q5_1"] {
+                let m = try Model.load(path: Fixtures.shared("rwkvcpp/tiny-rwkv-\(model)-\(format).bin"))
+                let pkg = try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.\(model)-\(format).in.logits_step.bin"))
+                let (rows, _) = try Fixtures.stepAll(m, [34, 105, 110])
+                assertClose(rows, pkg, "rwkv.cpp \(model)-\(format) \"in per-token vs package")
+            }
         }
+        // rwkv.cpp's own compatibility rule for the stored 4v0 files.
+        let expected = try Fixtures.floats(Fixtures.shared("rwkvcpp/expected-logits-4v0-660K.bin"))
+        for (format, threshold) in [("Q5_0", Float(-0.170404)), ("Q5_1", Float(0.278034))] {
+            let m = try Model.load(path: Fixtures.shared("rwkvcpp/tiny-rwkv-4v0-660K-\(format).bin"))
+            var s = m.initialState()
+            var logits: [Float] = []
+            for t in [34, 105, 110] { logits = try m.step(t, state: &s) }
+            let sum = zip(logits, expected).reduce(Float(0)) { $0 + ($1.0 - $1.1) }
+            print("[fixture] rwkv.cpp 4v0-660K-\(format): signed sum \(sum) (threshold \(threshold))")
+            XCTAssertLessThanOrEqual(abs(sum), abs(threshold) * 1.05)
+        }
+        // The v6 model's long UTF-16LE prompt.
+        let manifest =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: try Fixtures.shared("rwkvcpp/manifest.json"))))
+            as! [String: Any]
+        let long =
+            ((manifest["models"] as! [String: Any])["6v0-3m-Q5_1"] as! [String: Any])["long_prompt"] as! [String: Any]
+        let tokens = long["tokens"] as! [Int]
+        let m = try Model.load(path: Fixtures.shared("rwkvcpp/tiny-rwkv-6v0-3m-Q5_1.bin"))
+        let (rows, final) = try Fixtures.stepAll(m, tokens)
+        assertClose(
+            rows, try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.6v0-3m-Q5_1.long.logits_step.bin")),
+            "rwkv.cpp 6v0-3m-Q5_1 long prompt rows")
+        assertClose(
+            final.values, try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.6v0-3m-Q5_1.long.state_step_final.bin")),
+            "rwkv.cpp 6v0-3m-Q5_1 long prompt state")
     }
 
 }

@@ -18,7 +18,22 @@ typedef enum {
     CK_F32 = 0,
     CK_F16 = 1,
     CK_BF16 = 2,
+    /// ggml block formats (32 elements per block, file version 101 layouts):
+    CK_Q4_0 = 3,  ///< fp16 d, 16 bytes of nibbles: (q − 8)·d
+    CK_Q4_1 = 4,  ///< fp16 d, fp16 m, 16 bytes of nibbles: q·d + m
+    CK_Q5_0 = 5,  ///< fp16 d, uint32 high bits, 16 bytes of nibbles: (q − 16)·d
+    CK_Q5_1 = 6,  ///< fp16 d, fp16 m, uint32 high bits, nibbles: q·d + m
+    CK_Q8_0 = 7,  ///< fp16 d, 32 int8: q·d
 } ck_dtype;
+
+/// Bytes of one block of `dtype` (one element for the float types).
+size_t ck_block_bytes(int dtype);
+
+/// Elements per block of `dtype` (32 for the quantized types, 1 otherwise).
+int ck_block_size(int dtype);
+
+/// Converts n elements of `dtype` (n a multiple of the block size) to float32, exactly as ggml dequantizes.
+void ck_dequantize(int dtype, const void *src, float *dst, size_t n);
 
 /// Which code path `ck_matmul_rows` runs on this host: 0 portable, 1 AVX2+FMA+F16C.
 int ck_active_isa(void);
