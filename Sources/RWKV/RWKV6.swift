@@ -28,14 +28,12 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
         var wR: WeightMatrix, wK: WeightMatrix, wV: WeightMatrix, wG: WeightMatrix, wO: WeightMatrix
         var lnxW: [Float], lnxB: [Float]
         var ffnMaaK: [Float], ffnMaaR: [Float]
-        var ffnKey: WeightMatrix, ffnReceptance: WeightMatrix, ffnValue: WeightMatrix
+        var ffn: GatedFeedForward
     }
 
     let config: ModelConfig
     let stateLayout: StateLayout
-    private let emb: WeightMatrix
-    private let ln0w: [Float], ln0b: [Float], lnOutW: [Float], lnOutB: [Float]
-    private let head: WeightMatrix
+    private let io: EmbeddingHead
     private let blocks: [Block]
     private let mixRank: Int, decayRank: Int
 
@@ -67,12 +65,7 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
             loraRanks: ["mix": mixRank, "decay": decayRank])
         stateLayout = StateLayout(
             layers: layers, perLayer: [("att_x_prev", [c]), ("att_kv", [h, n, n]), ("ffn_x_prev", [c])])
-        emb = try bind.matrix("emb.weight", rows: vocab, cols: c)
-        ln0w = try bind.vector("blocks.0.ln0.weight", count: c)
-        ln0b = try bind.vector("blocks.0.ln0.bias", count: c)
-        lnOutW = try bind.vector("ln_out.weight", count: c)
-        lnOutB = try bind.vector("ln_out.bias", count: c)
-        head = try bind.matrix("head.weight", rows: vocab, cols: c)
+        io = try EmbeddingHead(bind, vocabulary: vocab, width: c)
 
         var list: [Block] = []
         for l in 0..<layers {
@@ -112,9 +105,7 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
                     wO: try bind.matrix(a + "output.weight", rows: c, cols: c),
                     lnxW: try vec(a + "ln_x.weight"), lnxB: try vec(a + "ln_x.bias"),
                     ffnMaaK: try vec(p + "ffn.time_maa_k"), ffnMaaR: try vec(p + "ffn.time_maa_r"),
-                    ffnKey: try bind.matrix(p + "ffn.key.weight", rows: f, cols: c),
-                    ffnReceptance: try bind.matrix(p + "ffn.receptance.weight", rows: c, cols: c),
-                    ffnValue: try bind.matrix(p + "ffn.value.weight", rows: c, cols: f)))
+                    ffn: try GatedFeedForward(bind, prefix: p + "ffn.", width: c, hidden: f)))
         }
         blocks = list
     }
@@ -143,14 +134,8 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
         logits: UnsafeMutablePointer<Float>, pool: ThreadPool
     ) {
         let scratch = Scratch(config, mixRank: mixRank, decayRank: decayRank, tokens: min(tokens.count, Self.maxChunk))
-        var start = tokens.startIndex
-        while start < tokens.endIndex {
-            let end = min(start + Self.maxChunk, tokens.endIndex)
-            let isLast = end == tokens.endIndex
-            let out: UnsafeMutablePointer<Float>? =
-                all ? logits + (start - tokens.startIndex) * config.vocabulary : (isLast ? logits : nil)
-            forwardChunk(tokens[start..<end], state: state, s: scratch, allRows: all, logits: out, pool: pool)
-            start = end
+        forEachChunk(tokens, size: Self.maxChunk, all: all, logits: logits) { chunk, out in
+            forwardChunk(chunk, state: state, s: scratch, allRows: all, logits: out, pool: pool)
         }
     }
 
@@ -161,11 +146,7 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
         let c = config.embedding
         let t = tokens.count
         let x = s.x.pointer
-        // x = LN(emb[token]; ln0), per token (the package precomputes the table).
-        for (i, token) in tokens.enumerated() {
-            emb.copyRow(token, into: x + i * c)
-            Norm.layer(x + i * c, weight: ln0w, bias: ln0b, eps: Self.layerNormEps, count: c, out: x + i * c)
-        }
+        io.embed(tokens, into: x)
         let nn = config.headCount * config.headSize * config.headSize
         for (l, b) in blocks.enumerated() {
             let ls = state + l * stateLayout.floatsPerLayer
@@ -173,13 +154,7 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
             channelMix(b, tokens: t, ffnPrev: ls + c + nn, s, pool)
         }
         guard let logits else { return }
-        let first = allRows ? 0 : t - 1
-        for i in first..<t {
-            Norm.layer(
-                x + i * c, weight: lnOutW, bias: lnOutB, eps: Self.layerNormEps, count: c, out: s.tmp.row(i, width: c))
-        }
-        MatMul.tokens(
-            head, s.tmp.row(first, width: c), ldx: c, count: t - first, logits, ldy: config.vocabulary, pool: pool)
+        io.logits(x, tokens: t, allRows: allRows, scratch: s.tmp.pointer, into: logits, pool: pool)
     }
 
     // swiftlint:disable:next function_body_length
@@ -263,7 +238,7 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
     private func channelMix(
         _ b: Block, tokens t: Int, ffnPrev: UnsafeMutablePointer<Float>, _ s: Scratch, _ pool: ThreadPool
     ) {
-        let c = config.embedding, f = config.ffnWidth
+        let c = config.embedding
         let x = s.x.pointer, xa = s.xa.pointer, xk = s.xk.pointer, xr = s.xr.pointer
         for i in 0..<t {
             Norm.layer(x + i * c, weight: b.ln2w, bias: b.ln2b, eps: Self.layerNormEps, count: c, out: xa + i * c)
@@ -279,10 +254,7 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
         }
         ffnPrev.update(from: xa + (t - 1) * c, count: c)
         // out = σ(xr @ R) · (relu(xk @ K)² @ V)
-        MatMul.tokens(b.ffnKey, xk, ldx: c, count: t, s.ffn.pointer, ldy: f, pool: pool)
-        Activation.squaredReLU(s.ffn.pointer, count: t * f)
-        MatMul.tokens(b.ffnValue, s.ffn.pointer, ldx: f, count: t, s.tmp.pointer, ldy: c, pool: pool)
-        MatMul.tokens(b.ffnReceptance, xr, ldx: c, count: t, s.r.pointer, ldy: c, pool: pool)
-        for idx in 0..<t * c { x[idx] += Activation.sigmoid(s.r.pointer[idx]) * s.tmp.pointer[idx] }
+        b.ffn.apply(
+            xk: xk, xr: xr, tokens: t, x: x, hidden: s.ffn.pointer, r: s.r.pointer, out: s.tmp.pointer, pool: pool)
     }
 }

@@ -42,10 +42,7 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
 
     let config: ModelConfig
     let stateLayout: StateLayout
-    private let emb: WeightMatrix  // [V, C]
-    private let ln0w: [Float], ln0b: [Float]
-    private let lnOutW: [Float], lnOutB: [Float]
-    private let head: WeightMatrix  // [V, C]
+    private let io: EmbeddingHead
     private let blocks: [Block]
 
     init(table: TensorTable) throws {
@@ -84,12 +81,7 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         stateLayout = StateLayout(
             layers: layers, perLayer: [("att_x_prev", [c]), ("att_kv", [h, n, n]), ("ffn_x_prev", [c])])
 
-        emb = try bind.matrix("emb.weight", rows: vocab, cols: c)
-        ln0w = try bind.vector("blocks.0.ln0.weight", count: c)
-        ln0b = try bind.vector("blocks.0.ln0.bias", count: c)
-        lnOutW = try bind.vector("ln_out.weight", count: c)
-        lnOutB = try bind.vector("ln_out.bias", count: c)
-        head = try bind.matrix("head.weight", rows: vocab, cols: c)
+        io = try EmbeddingHead(bind, vocabulary: vocab, width: c)
 
         var list: [Block] = []
         for l in 0..<layers {
@@ -156,15 +148,8 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         logits: UnsafeMutablePointer<Float>, pool: ThreadPool
     ) {
         let scratch = Scratch(config, tokens: min(tokens.count, Self.maxChunk))
-        var start = tokens.startIndex
-        while start < tokens.endIndex {
-            let end = min(start + Self.maxChunk, tokens.endIndex)
-            let chunk = tokens[start..<end]
-            let isLast = end == tokens.endIndex
-            let out: UnsafeMutablePointer<Float>? =
-                all ? logits + (start - tokens.startIndex) * config.vocabulary : (isLast ? logits : nil)
+        forEachChunk(tokens, size: Self.maxChunk, all: all, logits: logits) { chunk, out in
             forwardChunk(chunk, state: state, scratch: scratch, allRows: all, logits: out, pool: pool)
-            start = end
         }
     }
 
@@ -176,12 +161,7 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         let t = tokens.count
         let x = s.x.pointer
 
-        // x = LN(emb[token]; ln0). The package layer-norms the whole table at load;
-        // doing it per token gives the same float32 values without a second copy of emb.
-        for (i, token) in tokens.enumerated() {
-            emb.copyRow(token, into: x + i * c)
-            Norm.layer(x + i * c, weight: ln0w, bias: ln0b, eps: Self.layerNormEps, count: c, out: x + i * c)
-        }
+        io.embed(tokens, into: x)
 
         for (l, b) in blocks.enumerated() {
             let layerState = state + l * stateLayout.floatsPerLayer
@@ -191,14 +171,7 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         }
 
         guard let logits else { return }
-        // logits = head · LN(x; ln_out), for the last token only unless every row is wanted.
-        let first = allRows ? 0 : t - 1
-        for i in first..<t {
-            Norm.layer(
-                x + i * c, weight: lnOutW, bias: lnOutB, eps: Self.layerNormEps, count: c, out: s.tmp.row(i, width: c))
-        }
-        MatMul.tokens(
-            head, s.tmp.row(first, width: c), ldx: c, count: t - first, logits, ldy: config.vocabulary, pool: pool)
+        io.logits(x, tokens: t, allRows: allRows, scratch: s.tmp.pointer, into: logits, pool: pool)
     }
 
     // swiftlint:disable:next function_body_length
