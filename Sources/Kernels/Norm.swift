@@ -24,6 +24,17 @@ public enum Norm {
         for i in 0..<n { out[i] = (x[i] - m) * inv * weight[i] + bias[i] }
     }
 
+    /// Layer norm of each of `rows` rows of `width` values (x, out: [rows][width]; out may alias x).
+    @inlinable
+    public static func layerRows(
+        _ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        eps: Float, out: UnsafeMutablePointer<Float>
+    ) {
+        for i in 0..<rows {
+            layer(x + i * width, weight: weight, bias: bias, eps: eps, count: width, out: out + i * width)
+        }
+    }
+
     /// Group norm: `groups` consecutive groups of `count / groups` channels, each
     /// layer-normed on its own, then scaled by `weight` and shifted by `bias`
     /// (both [count], per channel). `out` may alias `x`.

@@ -151,9 +151,7 @@ final class RWKV5: ModelImplementation, @unchecked Sendable {
     ) {
         let c = config.embedding, h = config.headCount, n = config.headSize
         let x = s.x.pointer, xa = s.xa.pointer
-        for i in 0..<t {
-            Norm.layer(x + i * c, weight: b.ln1w, bias: b.ln1b, eps: Self.layerNormEps, count: c, out: xa + i * c)
-        }
+        Norm.layerRows(x, rows: t, width: c, weight: b.ln1w, bias: b.ln1b, eps: Self.layerNormEps, out: xa)
         // xk = x·mk + prev·(1 − mk)   (likewise v, r, g)
         for i in 0..<t {
             let prev = i == 0 ? UnsafePointer(attPrev) : UnsafePointer(xa + (i - 1) * c)
@@ -208,9 +206,7 @@ final class RWKV5: ModelImplementation, @unchecked Sendable {
     ) {
         let c = config.embedding
         let x = s.x.pointer, xa = s.xa.pointer, xk = s.xk.pointer, xr = s.xr.pointer
-        for i in 0..<t {
-            Norm.layer(x + i * c, weight: b.ln2w, bias: b.ln2b, eps: Self.layerNormEps, count: c, out: xa + i * c)
-        }
+        Norm.layerRows(x, rows: t, width: c, weight: b.ln2w, bias: b.ln2b, eps: Self.layerNormEps, out: xa)
         // xk = x·mk + prev·(1 − mk);  xr likewise
         for i in 0..<t {
             let prev = i == 0 ? UnsafePointer(ffnPrev) : UnsafePointer(xa + (i - 1) * c)

@@ -164,9 +164,7 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
     ) {
         let c = config.embedding, h = config.headCount, n = config.headSize, d = mixRank
         let x = s.x.pointer, xa = s.xa.pointer
-        for i in 0..<t {
-            Norm.layer(x + i * c, weight: b.ln1w, bias: b.ln1b, eps: Self.layerNormEps, count: c, out: xa + i * c)
-        }
+        Norm.layerRows(x, rows: t, width: c, weight: b.ln1w, bias: b.ln1b, eps: Self.layerNormEps, out: xa)
 
         // dxx = prev − x;  xxx = x + dxx·time_maa_x
         for i in 0..<t {
@@ -240,9 +238,7 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
     ) {
         let c = config.embedding
         let x = s.x.pointer, xa = s.xa.pointer, xk = s.xk.pointer, xr = s.xr.pointer
-        for i in 0..<t {
-            Norm.layer(x + i * c, weight: b.ln2w, bias: b.ln2b, eps: Self.layerNormEps, count: c, out: xa + i * c)
-        }
+        Norm.layerRows(x, rows: t, width: c, weight: b.ln2w, bias: b.ln2b, eps: Self.layerNormEps, out: xa)
         // xk = x + (prev − x)·time_maa_k;  xr = x + (prev − x)·time_maa_r
         for i in 0..<t {
             let prev = i == 0 ? UnsafePointer(ffnPrev) : UnsafePointer(xa + (i - 1) * c)

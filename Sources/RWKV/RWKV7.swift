@@ -183,9 +183,7 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         let h = config.headCount
         let n = config.headSize
         let x = s.x.pointer, xa = s.xa.pointer
-        for i in 0..<t {
-            Norm.layer(x + i * c, weight: b.ln1w, bias: b.ln1b, eps: Self.layerNormEps, count: c, out: xa + i * c)
-        }
+        Norm.layerRows(x, rows: t, width: c, weight: b.ln1w, bias: b.ln1b, eps: Self.layerNormEps, out: xa)
 
         // xx = x_prev − x;  xr = x + xx·x_r  (likewise w, k, v, a, g)
         for i in 0..<t {
@@ -309,9 +307,7 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         let c = config.embedding
         let f = config.ffnWidth
         let x = s.x.pointer, xa = s.xa.pointer, xk = s.xk.pointer
-        for i in 0..<t {
-            Norm.layer(x + i * c, weight: b.ln2w, bias: b.ln2b, eps: Self.layerNormEps, count: c, out: xa + i * c)
-        }
+        Norm.layerRows(x, rows: t, width: c, weight: b.ln2w, bias: b.ln2b, eps: Self.layerNormEps, out: xa)
         // k = x + (x_prev − x) · x_k
         for i in 0..<t {
             let prev = i == 0 ? UnsafePointer(ffnPrev) : UnsafePointer(xa + (i - 1) * c)
