@@ -4,6 +4,8 @@ import Foundation
 public enum TokenizerChoice {
     /// The World vocabulary's file name.
     public static let worldVocabularyFile = "rwkv_vocab_v20230424.txt"
+    /// The GPT-NeoX 20B tokenizer's file name.
+    public static let neoXVocabularyFile = "20B_tokenizer.json"
 
     /// The tokenizer for a model with `vocabularySize` ids loaded from `modelPath`.
     ///
@@ -14,12 +16,19 @@ public enum TokenizerChoice {
     public static func tokenizer(vocabPath: String?, vocabularySize: Int, modelPath: String?) throws -> Tokenizer {
         if let vocabPath {
             if vocabPath == "bytes" { return ByteTokenizer() }
+            if vocabPath.hasSuffix(".json") { return try NeoXTokenizer(path: vocabPath) }
             return try WorldTokenizer(path: vocabPath)
         }
         if vocabularySize == 256 { return ByteTokenizer() }
         if let modelPath {
-            let sibling = ((modelPath as NSString).deletingLastPathComponent as NSString)
-                .appendingPathComponent(worldVocabularyFile)
+            let dir = (modelPath as NSString).deletingLastPathComponent as NSString
+            // 20B-vocabulary models (RWKV-4 Pile/Raven: 50,277 ids, padded to 50,304 in some
+            // checkpoints) use the GPT-NeoX tokenizer; the others use the World vocabulary.
+            let neox = dir.appendingPathComponent(neoXVocabularyFile)
+            if vocabularySize < 60000, FileManager.default.fileExists(atPath: neox) {
+                return try NeoXTokenizer(path: neox)
+            }
+            let sibling = dir.appendingPathComponent(worldVocabularyFile)
             if FileManager.default.fileExists(atPath: sibling) { return try WorldTokenizer(path: sibling) }
         }
         throw ModelFileError(

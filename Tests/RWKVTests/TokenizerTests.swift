@@ -44,6 +44,28 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
+    // MARK: 20B (GPT-NeoX) tokenizer against the official vectors
+
+    func testNeoX20BVectorsMatchExactly() throws {
+        let tok = try NeoXTokenizer(path: try Fixtures.shared("tokenizer/20B_tokenizer.json"))
+        let json =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: try Fixtures.shared("tokenizer/tokenizer_vectors.json"))))
+            as! [String: Any]
+        let cases = json["cases"] as! [[String: Any]]
+        XCTAssertGreaterThan(cases.count, 30)
+        for c in cases {
+            let name = c["name"] as! String
+            let neox = c["neox20b"] as! [String: Any]
+            let ids = tok.encode(bytes: hexBytes(c["utf8_hex"] as! String))
+            XCTAssertEqual(ids, neox["ids"] as! [Int], name)
+            XCTAssertEqual(tok.decode(ids), neox["decode"] as? String, "\(name) decode")
+        }
+        // Special tokens are skipped when decoding, as the library does by default.
+        XCTAssertEqual(tok.decode([0]), "")
+        XCTAssertEqual(tok.encode("<|endoftext|>"), [0])
+    }
+
     // MARK: World-format parsing and greedy matching on our own vocabulary
 
     func testOwnVocabularyParsesEveryLiteralKindAndMatchesGreedily() throws {
