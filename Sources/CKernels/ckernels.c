@@ -367,3 +367,89 @@ float ck_stream_sum(const float *src, size_t n) {
     for (; i < n; i++) s += src[i];
     return s;
 }
+
+// ---------------------------------------------------------------- quantization (ggml reference rules)
+
+#include <math.h>
+
+static uint16_t f32_to_f16(float f) {
+#if defined(__x86_64__) || defined(__aarch64__)
+    _Float16 h = (_Float16)f;
+    uint16_t bits;
+    memcpy(&bits, &h, 2);
+    return bits;
+#else
+#error "no half-precision conversion on this target"
+#endif
+}
+
+static void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void wr32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+
+static void quantize_block(int dtype, const float *x, uint8_t *b) {
+    switch (dtype) {
+    case CK_Q8_0: {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        wr16(b, f32_to_f16(d));
+        for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+        break;
+    }
+    case CK_Q4_0: case CK_Q5_0: {
+        // The value of largest magnitude maps to −8 (Q4_0) or −16 (Q5_0), as in ggml.
+        float amax = 0, max = 0;
+        for (int j = 0; j < 32; j++) if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+        int levels = dtype == CK_Q4_0 ? 8 : 16;
+        float d = max / -(float)levels, id = d ? 1.0f / d : 0.0f;
+        wr16(b, f32_to_f16(d));
+        int top = dtype == CK_Q4_0 ? 15 : 31;
+        uint8_t q[32];
+        for (int j = 0; j < 32; j++) {
+            int v = (int)(x[j] * id + (float)levels + 0.5f);
+            q[j] = (uint8_t)(v < 0 ? 0 : v > top ? top : v);
+        }
+        if (dtype == CK_Q4_0) {
+            for (int j = 0; j < 16; j++) b[2 + j] = (uint8_t)(q[j] | (q[j + 16] << 4));
+        } else {
+            uint32_t qh = 0;
+            for (int j = 0; j < 32; j++) qh |= (uint32_t)((q[j] >> 4) & 1) << j;
+            wr32(b + 2, qh);
+            for (int j = 0; j < 16; j++) b[6 + j] = (uint8_t)((q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4));
+        }
+        break;
+    }
+    case CK_Q4_1: case CK_Q5_1: {
+        float min = x[0], max = x[0];
+        for (int j = 1; j < 32; j++) { min = fminf(min, x[j]); max = fmaxf(max, x[j]); }
+        int top = dtype == CK_Q4_1 ? 15 : 31;
+        float d = (max - min) / (float)top, id = d ? 1.0f / d : 0.0f;
+        wr16(b, f32_to_f16(d));
+        wr16(b + 2, f32_to_f16(min));
+        uint8_t q[32];
+        for (int j = 0; j < 32; j++) {
+            int v = (int)((x[j] - min) * id + 0.5f);
+            q[j] = (uint8_t)(v < 0 ? 0 : v > top ? top : v);
+        }
+        if (dtype == CK_Q4_1) {
+            for (int j = 0; j < 16; j++) b[4 + j] = (uint8_t)(q[j] | (q[j + 16] << 4));
+        } else {
+            uint32_t qh = 0;
+            for (int j = 0; j < 32; j++) qh |= (uint32_t)((q[j] >> 4) & 1) << j;
+            wr32(b + 4, qh);
+            for (int j = 0; j < 16; j++) b[8 + j] = (uint8_t)((q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4));
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+size_t ck_quantize(int dtype, const float *src, void *dst, size_t n) {
+    uint8_t *out = (uint8_t *)dst;
+    if (dtype == CK_F32) { memcpy(out, src, n * 4); return n * 4; }
+    if (dtype == CK_F16) { for (size_t i = 0; i < n; i++) wr16(out + 2 * i, f32_to_f16(src[i])); return n * 2; }
+    size_t bb = ck_block_bytes(dtype);
+    for (size_t k = 0; k < n / 32; k++) quantize_block(dtype, src + 32 * k, out + k * bb);
+    return n / 32 * bb;
+}

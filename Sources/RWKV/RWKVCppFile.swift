@@ -105,12 +105,11 @@ enum RWKVCppFile {
                         table.path, .badShape, "tensor '\(t.name)' has shape \(t.shape), expected (6, 1, C)")
                 }
                 let c = t.shape[2]
-                for (i, part) in ["x_r", "x_w", "x_k", "x_v", "x_a", "x_g"].enumerated() {
-                    table.set(
-                        Tensor(
-                            name: stem + part, shape: [1, 1, c], type: t.type, data: t.data + i * c * t.type.byteWidth))
+                // Kept at x_rwkvag's place, so the file order (and a re-written file) is unchanged.
+                let parts = ["x_r", "x_w", "x_k", "x_v", "x_a", "x_g"].enumerated().map { i, part in
+                    Tensor(name: stem + part, shape: [1, 1, c], type: t.type, data: t.data + i * c * t.type.byteWidth)
                 }
-                table.remove(t.name)
+                table.replace(t.name, with: parts)
             } else if t.name.contains(".att."), let last = t.name.split(separator: ".").last,
                 loraNames.contains(String(last)), t.shape.count == 2
             {

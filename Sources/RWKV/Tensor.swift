@@ -82,6 +82,16 @@ public final class TensorTable: @unchecked Sendable {
         }
     }
 
+    /// Replaces the tensor `name` by `parts`, at its position in file order.
+    public func replace(_ name: String, with parts: [Tensor]) {
+        guard let i = index[name] else {
+            for p in parts { set(p) }
+            return
+        }
+        tensors.replaceSubrange(i...i, with: parts)
+        index = Dictionary(uniqueKeysWithValues: tensors.enumerated().map { ($1.name, $0) })
+    }
+
     /// Removes a tensor by name, if present.
     public func remove(_ name: String) {
         guard let i = index[name] else { return }

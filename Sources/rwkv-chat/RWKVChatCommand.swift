@@ -13,7 +13,7 @@ struct RWKVChatCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             EvalCommand.self, TokenizeCommand.self, DetokenizeCommand.self, InfoCommand.self,
-            PerplexityCommand.self, RunCommand.self, SessionCommand.self, BenchCommand.self,
+            PerplexityCommand.self, RunCommand.self, SessionCommand.self, BenchCommand.self, QuantizeCommand.self,
         ]
     )
 }

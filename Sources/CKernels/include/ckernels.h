@@ -58,6 +58,10 @@ void ck_f16_to_f32(const void *src, float *dst, size_t n);
 /// Converts n bfloat16 values (any alignment) to float32.
 void ck_bf16_to_f32(const void *src, float *dst, size_t n);
 
+/// Quantizes n float32 values (n a multiple of 32) into `dtype` blocks as ggml's
+/// reference quantizers (quantize_row_*_reference) do. Returns the bytes written.
+size_t ck_quantize(int dtype, const float *src, void *dst, size_t n);
+
 /// Sum of n float32 values read once, as fast as the memory system allows (for measuring read bandwidth).
 float ck_stream_sum(const float *src, size_t n);
 
