@@ -494,6 +494,9 @@ def main():
     bad = collections.OrderedDict((f"blocks.{i}.att.time_state", to_bf16_exact(rng.normal(0, 0.5, (H, N // 2, N // 2))))
                                   for i in range(CFG["n_layer"]))
     write_safetensors(os.path.join(out, "tiny7.badstate.safetensors"), bad, "fp32")
+    # The same shapes serve the v6 model, whose state is [head, key, value]: the package
+    # uses time_state with its last two axes swapped (tested against this rule).
+    write_safetensors(os.path.join(out, "tiny6.state.safetensors"), good, "fp32")
     ref = Reference(w)
     state = ref.zero_state()
     logits = np.stack([ref.step(t, state) for t in TOKENS]).astype("<f4")

@@ -14,6 +14,9 @@ public struct Tensor: @unchecked Sendable {
     public let type: WeightType
     /// First byte of the data, any alignment.
     public let data: UnsafeRawPointer
+    /// What keeps `data` alive (the mapped file or a buffer), so a tensor stays valid
+    /// after the table it came from is gone.
+    var owner: AnyObject?
 
     /// Number of elements.
     public var count: Int { shape.reduce(1, *) }
@@ -48,19 +51,23 @@ public final class TensorTable: @unchecked Sendable {
     public private(set) var tensors: [Tensor] = []
     private var index: [String: Int] = [:]
     // Owners of the memory the tensors point into: the mapped file, and buffers
-    // made when a format's layout had to be rearranged at load.
-    private var owners: [AnyObject] = []
-    private var ownedBuffers: [UnsafeMutableRawPointer] = []
+    // made when a format's layout had to be rearranged at load. Each tensor also
+    // holds its own owner, so none can outlive its memory.
+    private let fileOwner: AnyObject
+    private var buffers: [UnsafeMutableRawPointer: OwnedBuffer] = [:]
 
     /// An empty table for `path`, whose tensor memory `owner` keeps alive.
     public init(path: String, format: ModelFormat, owner: AnyObject) {
         self.path = path
         self.format = format
-        owners.append(owner)
+        fileOwner = owner
     }
 
-    deinit {
-        for b in ownedBuffers { b.deallocate() }
+    /// `t` holding a reference to whatever owns its memory.
+    private func owned(_ t: Tensor) -> Tensor {
+        var c = t
+        if c.owner == nil { c.owner = buffers[UnsafeMutableRawPointer(mutating: t.data)] ?? fileOwner }
+        return c
     }
 
     /// Adds a tensor; a second tensor with the same name is a `corrupt` file.
@@ -69,16 +76,16 @@ public final class TensorTable: @unchecked Sendable {
             throw ModelFileError(path, .corrupt, "tensor '\(t.name)' appears twice")
         }
         index[t.name] = tensors.count
-        tensors.append(t)
+        tensors.append(owned(t))
     }
 
     /// Replaces or adds a tensor (used by format translations).
     public func set(_ t: Tensor) {
         if let i = index[t.name] {
-            tensors[i] = t
+            tensors[i] = owned(t)
         } else {
             index[t.name] = tensors.count
-            tensors.append(t)
+            tensors.append(owned(t))
         }
     }
 
@@ -88,7 +95,7 @@ public final class TensorTable: @unchecked Sendable {
             for p in parts { set(p) }
             return
         }
-        tensors.replaceSubrange(i...i, with: parts)
+        tensors.replaceSubrange(i...i, with: parts.map(owned))
         index = Dictionary(uniqueKeysWithValues: tensors.enumerated().map { ($1.name, $0) })
     }
 
@@ -101,9 +108,9 @@ public final class TensorTable: @unchecked Sendable {
 
     /// Allocates a buffer of `byteCount` bytes that lives as long as this table.
     public func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
-        let p = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
-        ownedBuffers.append(p)
-        return p
+        let b = OwnedBuffer(byteCount: byteCount)
+        buffers[b.pointer] = b
+        return b.pointer
     }
 
     /// The tensor called `name`, if present.
@@ -124,4 +131,15 @@ public final class TensorTable: @unchecked Sendable {
 
     /// Total bytes of tensor data.
     public var dataBytes: Int { tensors.reduce(0) { $0 + $1.type.byteCount(elements: $1.count) } }
+}
+
+/// A heap buffer freed when the last tensor or table referring to it goes away.
+final class OwnedBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+
+    init(byteCount: Int) {
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+    }
+
+    deinit { pointer.deallocate() }
 }

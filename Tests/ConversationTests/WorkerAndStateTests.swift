@@ -110,3 +110,24 @@ final class Counter: @unchecked Sendable {
         return n
     }
 }
+
+final class StateTuningVersionTests: XCTestCase {
+    func testV6StateTuningIsTransposedAndV4IsRefused() throws {
+        let fixtures = ConversationFixtures.repoRoot.appendingPathComponent("Tests/RWKVTests/Fixtures")
+        let m = try Model.load(path: fixtures.appendingPathComponent("tiny6.fp32.pth").path)
+        let path = fixtures.appendingPathComponent("tiny6.state.safetensors").path
+        let state = try m.initialState(fromStateTuning: path)
+        let tuned = try ModelFormat.open(path: path)["blocks.0.att.time_state"]!.floats()
+        let kv = Array(state.entry("0.att_kv")!)
+        let (h, n) = (m.config.headCount, m.config.headSize)
+        for hh in 0..<h {
+            for i in 0..<n {
+                for j in 0..<n { XCTAssertEqual(kv[(hh * n + i) * n + j], tuned[(hh * n + j) * n + i]) }
+            }
+        }
+        let v4 = try Model.load(path: fixtures.appendingPathComponent("tiny4.fp32.pth").path)
+        XCTAssertThrowsError(try v4.initialState(fromStateTuning: path)) {
+            XCTAssertEqual(($0 as? ModelFileError)?.kind, .unsupported)
+        }
+    }
+}
