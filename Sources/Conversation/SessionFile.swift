@@ -175,6 +175,19 @@ public enum SessionFile {
             fsync(dfd)
             close(dfd)
         }
+        removeStaleTemporaries(for: url)
+    }
+
+    /// Deletes `.<name>.tmp-<pid>` files left by writers that were killed mid-save
+    /// (their process no longer exists); a live writer's file is left alone.
+    static func removeStaleTemporaries(for url: URL) {
+        let dir = url.deletingLastPathComponent()
+        let prefix = ".\(url.lastPathComponent).tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink(dir.appendingPathComponent(name).path) }
+        }
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }

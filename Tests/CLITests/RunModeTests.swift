@@ -155,6 +155,11 @@ final class RunModeTests: XCTestCase {
         print(
             "[crash] \(iterations) runs, \(killedMidway) killed with SIGKILL while saving; the file loaded every time")
         XCTAssertGreaterThan(killedMidway, iterations / 2)
+        // The next successful save removes the temporaries the killed writers left.
+        let (last, _) = try CLI.run(base, input: "/save\n")
+        XCTAssertEqual(last, 0)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".tmp-") }
+        XCTAssertEqual(leftovers, [], "stale temporary files")
     }
 
     func testSessionInfoAndExport() throws {
