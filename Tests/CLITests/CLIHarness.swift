@@ -37,6 +37,32 @@ enum CLI {
         return (p, stdout)
     }
 
+    /// Starts the binary with stdin left open, for tests that talk to it and send signals.
+    static func spawn(_ args: [String]) throws -> (process: Process, stdin: FileHandle, stdout: FileHandle) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        let stdin = Pipe()
+        let stdout = Pipe()
+        p.standardInput = stdin
+        p.standardOutput = stdout
+        p.standardError = FileHandle.nullDevice
+        p.environment = isolatedEnvironment
+        try p.run()
+        return (p, stdin.fileHandleForWriting, stdout.fileHandleForReading)
+    }
+
+    /// Reads `out` until its text contains `marker` (or the stream ends); returns what was read.
+    static func read(_ out: FileHandle, until marker: String) -> Data {
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains(marker) {
+            let chunk = out.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        return seen
+    }
+
     /// Runs to completion and returns (exit code, stdout).
     static func run(_ args: [String], input: String = "") throws -> (Int32, String) {
         let (p, out) = try start(args, input: input)

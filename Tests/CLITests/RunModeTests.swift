@@ -54,31 +54,17 @@ final class RunModeTests: XCTestCase {
     func testSigintCancelsTheReplyAndTheNextMessageWorks() throws {
         let session = dir.appendingPathComponent("int.rwkvsession").path
         // A long reply, then Ctrl-C, then (with a short limit) another message.
-        let proc = Process()
-        proc.executableURL = CLI.binary
         // The limit is far beyond what the test waits for, but finite, so a signal that
         // never arrives fails the test instead of hanging it.
-        proc.arguments = ["run", "--model", CLI.model, "--max-tokens", "6000", "--json", "--session", session]
-        let stdin = Pipe()
-        let stdout = Pipe()
-        proc.standardInput = stdin
-        proc.standardOutput = stdout
-        proc.standardError = FileHandle.nullDevice
-        proc.environment = CLI.isolatedEnvironment
-        try proc.run()
-        stdin.fileHandleForWriting.write(Data("write forever\n".utf8))
+        let (proc, stdin, stdout) = try CLI.spawn(
+            ["run", "--model", CLI.model, "--max-tokens", "6000", "--json", "--session", session])
+        stdin.write(Data("write forever\n".utf8))
         // Wait until tokens are streaming, then interrupt.
-        let reader = stdout.fileHandleForReading
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("\"token\"") {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
+        var seen = CLI.read(stdout, until: "\"token\"")
         kill(proc.processIdentifier, SIGINT)
-        stdin.fileHandleForWriting.write(Data("/set max_tokens 5\nand then this\n".utf8))
-        try stdin.fileHandleForWriting.close()
-        seen.append(reader.readDataToEndOfFile())
+        stdin.write(Data("/set max_tokens 5\nand then this\n".utf8))
+        try stdin.close()
+        seen.append(stdout.readDataToEndOfFile())
         proc.waitUntilExit()
         XCTAssertEqual(proc.terminationStatus, 0)
         let replies = String(decoding: seen, as: UTF8.self).split(separator: "\n").filter {
@@ -99,27 +85,14 @@ final class RunModeTests: XCTestCase {
 
     func testSigtermWhileIdleSavesAndExits() throws {
         let session = dir.appendingPathComponent("term.rwkvsession")
-        let proc = Process()
-        proc.executableURL = CLI.binary
-        proc.arguments = ["run", "--model", CLI.model, "--max-tokens", "8", "--json", "--session", session.path]
-        let stdin = Pipe()
-        let stdout = Pipe()
-        proc.standardInput = stdin
-        proc.standardOutput = stdout
-        proc.standardError = FileHandle.nullDevice
-        proc.environment = CLI.isolatedEnvironment
-        try proc.run()
-        stdin.fileHandleForWriting.write(Data("one message\n".utf8))
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("\"event\":\"reply\"") {
-            let chunk = stdout.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
+        let (proc, stdin, stdout) = try CLI.spawn(
+            ["run", "--model", CLI.model, "--max-tokens", "8", "--json", "--session", session.path])
+        stdin.write(Data("one message\n".utf8))
+        _ = CLI.read(stdout, until: "\"event\":\"reply\"")
         // Remove the autosaved file, so only the termination handler can write it again.
         usleep(200_000)
         try? FileManager.default.removeItem(at: session)
-        stdin.fileHandleForWriting.write(Data("/set temperature 0.25\n".utf8))
+        stdin.write(Data("/set temperature 0.25\n".utf8))
         usleep(300_000)
         kill(proc.processIdentifier, SIGTERM)
         proc.waitUntilExit()

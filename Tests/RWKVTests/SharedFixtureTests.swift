@@ -80,24 +80,24 @@ final class SharedFixtureTests: XCTestCase {
         }
     }
 
-    /// The long prompt: every row and the state against the package, and the greedy continuation.
-    func testRWKVCppLongPromptsMatchThePackage() throws {
-        let manifestPath = try Fixtures.shared("rwkvcpp/manifest.json")
+    /// The long prompt of manifest entry `key` (e.g. `7v0-834K-FP32`): every row and the state
+    /// against the package, and the greedy continuation over its robust prefix, for each of `files`.
+    func checkLongPrompt(_ key: String, files: [String]) throws {
         let manifest =
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifestPath)))
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: try Fixtures.shared("rwkvcpp/manifest.json"))))
             as! [String: Any]
-        let models = manifest["models"] as! [String: Any]
-        for model in ["4v0-660K", "5v1-730K", "5v2-730K"] {
-            let long = (models["\(model)-FP32"] as! [String: Any])["long_prompt"] as! [String: Any]
-            let tokens = long["tokens"] as! [Int]
-            let greedy = long["greedy_tokens"] as! [Int]
-            let robust = long["greedy_robust_prefix_len"] as! Int
-            let logits = try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.\(model)-FP32.long.logits_step.bin"))
-            let state = try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.\(model)-FP32.long.state_step_final.bin"))
-            let m = try Model.load(path: Fixtures.shared("rwkvcpp/tiny-rwkv-\(model)-FP32.bin"))
+        let long = ((manifest["models"] as! [String: Any])[key] as! [String: Any])["long_prompt"] as! [String: Any]
+        let tokens = long["tokens"] as! [Int]
+        let greedy = long["greedy_tokens"] as! [Int]
+        let robust = long["greedy_robust_prefix_len"] as! Int
+        let logits = try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.\(key).long.logits_step.bin"))
+        let state = try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.\(key).long.state_step_final.bin"))
+        for file in files {
+            let m = try Model.load(path: Fixtures.shared("rwkvcpp/\(file)"))
             let (rows, final) = try Fixtures.stepAll(m, tokens)
-            assertClose(rows, logits, "rwkv.cpp \(model) FP32 long prompt, \(tokens.count) rows")
-            assertClose(final.values, state, "rwkv.cpp \(model) FP32 long prompt state")
+            assertClose(rows, logits, "\(file) long prompt, \(tokens.count) rows")
+            assertClose(final.values, state, "\(file) long prompt state")
             var s = final
             var next = Logits.top(rows.suffix(256)[...], k: 1)[0].token
             var produced: [Int] = []
@@ -105,8 +105,20 @@ final class SharedFixtureTests: XCTestCase {
                 produced.append(next)
                 next = Logits.top(try m.step(next, state: &s)[...], k: 1)[0].token
             }
-            XCTAssertEqual(produced, Array(greedy.prefix(robust)), "\(model) greedy continuation")
+            XCTAssertEqual(produced, Array(greedy.prefix(robust)), "\(file) greedy continuation")
         }
+    }
+
+    func testRWKVCppLongPromptsMatchThePackage() throws {
+        for model in ["4v0-660K", "5v1-730K", "5v2-730K"] {
+            try checkLongPrompt("\(model)-FP32", files: ["tiny-rwkv-\(model)-FP32.bin"])
+        }
+        // The reference ran the FP32 file. The FP16 file's weights round-trip through fp16
+        // exactly here (the package's own FP16 "in logits agree to 5e-7), so the same
+        // tolerance applies to both.
+        try checkLongPrompt("7v0-834K-FP32", files: ["tiny-rwkv-7v0-834K-FP32.bin", "tiny-rwkv-7v0-834K-FP16.bin"])
+        // The v6 model was trained on UTF-16LE text; its reference used the dequantized Q5_1 file.
+        try checkLongPrompt("6v0-3m-Q5_1", files: ["tiny-rwkv-6v0-3m-Q5_1.bin"])
     }
 
     /// rwkv.cpp's test rule: after feeding `"in` (34, 105, 110), the signed sum of
@@ -136,39 +148,6 @@ final class SharedFixtureTests: XCTestCase {
         }
     }
 
-    func testRWKVCppTinyV7LongPromptMatchesPackage() throws {
-        let manifestPath = try Fixtures.shared("rwkvcpp/manifest.json")
-        let manifest =
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifestPath)))
-            as! [String: Any]
-        let models = manifest["models"] as! [String: Any]
-        let entry = models["7v0-834K-FP32"] as! [String: Any]
-        let long = entry["long_prompt"] as! [String: Any]
-        let tokens = long["tokens"] as! [Int]
-        let greedy = long["greedy_tokens"] as! [Int]
-        let robust = long["greedy_robust_prefix_len"] as! Int
-        let logits = try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.7v0-834K-FP32.long.logits_step.bin"))
-        let state = try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.7v0-834K-FP32.long.state_step_final.bin"))
-        for format in ["FP32", "FP16"] {
-            let m = try Model.load(path: Fixtures.shared("rwkvcpp/tiny-rwkv-7v0-834K-\(format).bin"))
-            let (rows, final) = try Fixtures.stepAll(m, tokens)
-            // The reference ran the FP32 file. The FP16 file's weights round-trip through
-            // fp16 exactly here (the package's own FP16 "in logits agree to 5e-7), so the
-            // same tolerance applies to both.
-            assertClose(rows, logits, "rwkv.cpp 7v0 \(format) long prompt, \(tokens.count) rows")
-            assertClose(final.values, state, "rwkv.cpp 7v0 \(format) long prompt state")
-            // Greedy continuation, within the prefix where the reference's choice is robust.
-            var s = final
-            var next = Logits.top(rows.suffix(256)[...], k: 1)[0].token
-            var produced: [Int] = []
-            for _ in 0..<robust {
-                produced.append(next)
-                next = Logits.top(try m.step(next, state: &s)[...], k: 1)[0].token
-            }
-            XCTAssertEqual(produced, Array(greedy.prefix(robust)), "\(format) greedy continuation")
-        }
-    }
-
     /// rwkv.cpp's stored Q5_0 / Q5_1 files of every model against the package run on the dequantized weights.
     func testQuantizedRWKVCppModelsMatchThePackage() throws {
         for model in ["4v0-660K", "5v1-730K", "5v2-730K", "6v0-3m", "7v0-834K"] {
@@ -190,22 +169,6 @@ final class SharedFixtureTests: XCTestCase {
             print("[fixture] rwkv.cpp 4v0-660K-\(format): signed sum \(sum) (threshold \(threshold))")
             XCTAssertLessThanOrEqual(abs(sum), abs(threshold) * 1.05)
         }
-        // The v6 model's long UTF-16LE prompt.
-        let manifest =
-            try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: try Fixtures.shared("rwkvcpp/manifest.json"))))
-            as! [String: Any]
-        let long =
-            ((manifest["models"] as! [String: Any])["6v0-3m-Q5_1"] as! [String: Any])["long_prompt"] as! [String: Any]
-        let tokens = long["tokens"] as! [Int]
-        let m = try Model.load(path: Fixtures.shared("rwkvcpp/tiny-rwkv-6v0-3m-Q5_1.bin"))
-        let (rows, final) = try Fixtures.stepAll(m, tokens)
-        assertClose(
-            rows, try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.6v0-3m-Q5_1.long.logits_step.bin")),
-            "rwkv.cpp 6v0-3m-Q5_1 long prompt rows")
-        assertClose(
-            final.values, try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.6v0-3m-Q5_1.long.state_step_final.bin")),
-            "rwkv.cpp 6v0-3m-Q5_1 long prompt state")
     }
 
 }
