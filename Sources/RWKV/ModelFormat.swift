@@ -8,6 +8,8 @@ public enum ModelFormat: String, Sendable {
     case safetensors = "safetensors"
     /// rwkv.cpp's ggmf `.bin`.
     case rwkvcpp = "rwkv.cpp .bin"
+    /// llama.cpp's GGUF (architectures `rwkv6` and `rwkv7`).
+    case gguf = "GGUF"
     /// Built in memory with deterministic weights (benchmarks and tests).
     case synthetic = "synthetic"
 
@@ -27,9 +29,7 @@ public enum ModelFormat: String, Sendable {
         case 0x6767_6d66:
             return try RWKVCppFile.read(file)
         case 0x4655_4747:
-            throw ModelFileError(
-                path, .unsupported,
-                "GGUF files are not supported yet (planned); use a .pth, .safetensors or rwkv.cpp .bin file")
+            return try GGUFFile.read(file)
         default:
             break
         }
@@ -44,7 +44,7 @@ public enum ModelFormat: String, Sendable {
         }
         throw ModelFileError(
             path, .unknownFormat,
-            "not a model file: unrecognised header (expected a .pth zip archive, .safetensors or rwkv.cpp .bin)")
+            "not a model file: unrecognised header (expected a .pth zip archive, .safetensors, rwkv.cpp .bin or GGUF)")
     }
 }
 

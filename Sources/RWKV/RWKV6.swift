@@ -36,6 +36,8 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
     private let io: EmbeddingHead
     private let blocks: [Block]
     private let mixRank: Int, decayRank: Int
+    /// Halve the residual stream after every `rescaleEvery` blocks (0: never); see `TensorTable.residualRescaleEvery`.
+    private let rescaleEvery: Int
 
     init(table: TensorTable) throws {
         let bind = TensorBinder(table: table)
@@ -60,6 +62,7 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
         let decayRank = try bind.shape("blocks.0.att.time_decay_w1").last ?? 0
         self.mixRank = mixRank
         self.decayRank = decayRank
+        rescaleEvery = table.residualRescaleEvery
         config = ModelConfig(
             version: .v6, layerCount: layers, embedding: c, vocabulary: vocab, ffnWidth: f, headCount: h, headSize: n,
             loraRanks: ["mix": mixRank, "decay": decayRank])
@@ -152,6 +155,12 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
             let ls = state + l * stateLayout.floatsPerLayer
             timeMix(b, tokens: t, attPrev: ls, kv: ls + c, s, pool)
             channelMix(b, tokens: t, ffnPrev: ls + c + nn, s, pool)
+            // llama.cpp's RWKV-6 GGUF files store output and value weights divided by
+            // 2^(layer / rescaleEvery) (the fp16 overflow guard of the official package);
+            // halving x at the same layers gives the model they were made from.
+            if rescaleEvery > 0, (l + 1) % rescaleEvery == 0 {
+                for idx in 0..<t * c { x[idx] *= 0.5 }
+            }
         }
         guard let logits else { return }
         io.logits(x, tokens: t, allRows: allRows, scratch: s.tmp.pointer, into: logits, pool: pool)

@@ -54,6 +54,13 @@ public final class TensorTable: @unchecked Sendable {
     // made when a format's layout had to be rearranged at load. Each tensor also
     // holds its own owner, so none can outlive its memory.
     private let fileOwner: AnyObject
+    /// Every `n` blocks the residual stream is halved (llama.cpp's RWKV-6 GGUF
+    /// `rescale_every_n_layers`, which comes with correspondingly scaled weights); 0 for none.
+    public internal(set) var residualRescaleEvery = 0
+    /// The file's own metadata as text (GGUF key/values), for `info`.
+    public internal(set) var metadata: [String: String] = [:]
+    /// The tokenizer stored inside the model file (GGUF), if any.
+    public internal(set) var embeddedTokenizer: Tokenizer?
     private var buffers: [UnsafeMutableRawPointer: OwnedBuffer] = [:]
 
     /// An empty table for `path`, whose tensor memory `owner` keeps alive.

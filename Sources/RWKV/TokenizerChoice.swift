@@ -9,16 +9,20 @@ public enum TokenizerChoice {
 
     /// The tokenizer for a model with `vocabularySize` ids loaded from `modelPath`.
     ///
-    /// An explicit `vocabPath` always wins. Otherwise byte-level models (256 ids)
+    /// An explicit `vocabPath` always wins, then a vocabulary stored in the model
+    /// file (`embedded`, from GGUF). Otherwise byte-level models (256 ids)
     /// use `ByteTokenizer`, and World models (65,536 ids) use the World vocabulary
-    /// file found next to the model. Known limit: the 20B (GPT-NeoX) tokenizer of
-    /// v4 Pile/Raven models is not implemented yet.
-    public static func tokenizer(vocabPath: String?, vocabularySize: Int, modelPath: String?) throws -> Tokenizer {
+    /// file found next to the model, and 20B-vocabulary models the GPT-NeoX
+    /// tokenizer file found next to the model.
+    public static func tokenizer(
+        vocabPath: String?, vocabularySize: Int, modelPath: String?, embedded: Tokenizer? = nil
+    ) throws -> Tokenizer {
         if let vocabPath {
             if vocabPath == "bytes" { return ByteTokenizer() }
             if vocabPath.hasSuffix(".json") { return try NeoXTokenizer(path: vocabPath) }
             return try WorldTokenizer(path: vocabPath)
         }
+        if let embedded { return embedded }
         if vocabularySize == 256 { return ByteTokenizer() }
         if let modelPath {
             let dir = (modelPath as NSString).deletingLastPathComponent as NSString

@@ -27,9 +27,8 @@ public struct WorldTokenizer: Tokenizer {
 
     /// Parses vocabulary text already in memory; `path` is used in error messages.
     public init(data: [UInt8], path: String) throws {
-        name = (path as NSString).lastPathComponent
+        let name = (path as NSString).lastPathComponent
         var entries: [(Int, [UInt8])] = []
-        var maxID = 0
         var lineNo = 0
         var start = 0
         while start < data.count {
@@ -56,13 +55,23 @@ public struct WorldTokenizer: Tokenizer {
                     path, .corrupt, "vocabulary line \(lineNo): token has \(bytes.count) bytes, line says \(length)")
             }
             entries.append((id, bytes))
-            maxID = max(maxID, id)
         }
         guard !entries.isEmpty else { throw ModelFileError(path, .corrupt, "vocabulary file has no tokens") }
+        try self.init(entries: entries, name: name, path: path)
+    }
+
+    /// Builds the tokenizer from (id, bytes) pairs (ids ≥ 1, each once, bytes non-empty);
+    /// `path` is used in error messages. Used for vocabularies stored inside model files.
+    public init(entries: [(Int, [UInt8])], name: String, path: String) throws {
+        self.name = name
+        let maxID = entries.map(\.0).max() ?? 0
         var table = [[UInt8]](repeating: [], count: max(maxID + 1, 65536))
         var edges: [Int: Int32] = [:]
         var nodeToken: [Int32] = [-1]
         for (id, bytes) in entries {
+            guard id > 0, id < 1 << 20, !bytes.isEmpty else {
+                throw ModelFileError(path, .corrupt, "vocabulary id \(id) is out of range or has no bytes")
+            }
             guard table[id].isEmpty else { throw ModelFileError(path, .corrupt, "vocabulary id \(id) appears twice") }
             table[id] = bytes
             var node = 0

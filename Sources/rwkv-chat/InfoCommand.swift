@@ -23,6 +23,11 @@ struct InfoCommand: ParsableCommand {
         let ranks = c.loraRanks.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         print("file:        \(model)")
         print("format:      \(m.format.rawValue)")
+        if let name = m.tensors.metadata["general.name"] { print("name:        \(name)") }
+        if let vocab = m.tensors.embeddedTokenizer { print("tokenizer:   \(vocab.name), stored in the file") }
+        if m.tensors.residualRescaleEvery > 0 {
+            print("rescale:     residual halved every \(m.tensors.residualRescaleEvery) layers")
+        }
         print("version:     RWKV v\(c.version.rawValue)")
         print("layers:      \(c.layerCount)")
         print("embedding:   \(c.embedding)")

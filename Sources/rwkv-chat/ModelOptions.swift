@@ -5,7 +5,7 @@ import RWKV
 
 /// Options shared by the commands that load a model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Model file (.pth, .safetensors or rwkv.cpp .bin).")
+    @Option(name: .long, help: "Model file (.pth, .safetensors, rwkv.cpp .bin or .gguf).")
     var model: String
 
     @Option(
@@ -23,7 +23,9 @@ struct ModelOptions: ParsableArguments {
 
     /// The tokenizer for `model`.
     func tokenizer(for model: Model) throws -> Tokenizer {
-        try TokenizerChoice.tokenizer(vocabPath: vocab, vocabularySize: model.config.vocabulary, modelPath: model.path)
+        try TokenizerChoice.tokenizer(
+            vocabPath: vocab, vocabularySize: model.config.vocabulary, modelPath: model.path,
+            embedded: model.tensors.embeddedTokenizer)
     }
 }
 
