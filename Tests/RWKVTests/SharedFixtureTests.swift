@@ -171,4 +171,25 @@ final class SharedFixtureTests: XCTestCase {
         }
     }
 
+    /// rwkv.cpp's expected logits for its stored quantized files come from ggml, which also
+    /// quantizes the activations; the fixtures README bounds the package's own distance
+    /// from them (up to 0.16 for 6v0). We must be no farther from them than the package is.
+    func testQuantizedRWKVCppModelsAreAsCloseToTheirExpectedLogitsAsThePackage() throws {
+        for model in ["4v0-660K", "5v1-730K", "5v2-730K", "6v0-3m", "7v0-834K"] {
+            let expected = try Fixtures.floats(Fixtures.shared("rwkvcpp/expected-logits-\(model).bin"))
+            for format in ["Q5_0", "Q5_1"] {
+                let m = try Model.load(path: Fixtures.shared("rwkvcpp/tiny-rwkv-\(model)-\(format).bin"))
+                let pkgRows = try Fixtures.floats(Fixtures.shared("rwkvcpp/pkg.\(model)-\(format).in.logits_step.bin"))
+                let pkg = Array(pkgRows.suffix(256))
+                let ours = try Fixtures.stepAll(m, [34, 105, 110]).logits.suffix(256)
+                let oursMax = zip(ours, expected).map { abs($0 - $1) }.max()!
+                let pkgMax = zip(pkg, expected).map { abs($0 - $1) }.max()!
+                let oursSum = zip(ours, expected).reduce(Float(0)) { $0 + ($1.0 - $1.1) }
+                print(
+                    "[fixture] rwkv.cpp \(model)-\(format) vs expected: max |diff| ours \(oursMax), package \(pkgMax); signed sum ours \(oursSum)"
+                )
+                XCTAssertLessThanOrEqual(oursMax, pkgMax + 1e-4, "\(model) \(format)")
+            }
+        }
+    }
 }
