@@ -7,10 +7,10 @@ import Foundation
 public enum ChatCommand: Equatable, Sendable {
     /// A user message.
     case say(String)
-    /// `/regen`: a new reply to the last message.
-    case regenerate
-    /// `/edit TEXT`: replace the last user message (as a new branch) and reply.
-    case edit(String)
+    /// `/regen [NODE]`: a new reply to the message of reply NODE (default: the last reply).
+    case regenerate(NodeID?)
+    /// `/edit [#NODE] TEXT`: rewrite user message NODE (default: the last one) as a new branch and reply.
+    case edit(NodeID?, String)
     /// `/continue`: extend the last reply.
     case continueReply
     /// `/rewind [N]`: go back N turns (default 1).
@@ -45,13 +45,15 @@ public enum ChatCommand: Equatable, Sendable {
     case info
     /// `/help`: the command list.
     case help
+    /// `/new`: start a new conversation with the same model and template.
+    case new
     /// `/quit`: end the session (saving it if it has a file).
     case quit
 
     /// Name, argument synopsis and one-line help of every command, for `/help` and completion.
     public static let catalog: [(name: String, args: String, help: String)] = [
-        ("regen", "", "new reply to the last message (a sibling branch)"),
-        ("edit", "TEXT", "rewrite the last message as a new branch and reply"),
+        ("regen", "[NODE]", "new reply to the last message, or to reply NODE's message (a sibling branch)"),
+        ("edit", "[#NODE] TEXT", "rewrite the last message (or message NODE) as a new branch and reply"),
         ("continue", "", "extend a reply cut by the length limit"),
         ("rewind", "[N]", "go back N turns (default 1); the next message branches there"),
         ("goto", "NODE", "make a node active (see /tree)"),
@@ -71,6 +73,7 @@ public enum ChatCommand: Equatable, Sendable {
         ("prompt", "NAME", "switch the prompt template"),
         ("provenance", "[NODE]", "exactly the text the model has read up to a node"),
         ("info", "", "model, session and memory figures"),
+        ("new", "", "start a new conversation (the current one stays saved)"),
         ("help", "", "this list"),
         ("quit", "", "end the session"),
     ]
@@ -92,10 +95,19 @@ public enum ChatCommand: Equatable, Sendable {
             return c
         }
         switch name {
-        case "regen", "regenerate": return try noArgs(.regenerate)
+        case "regen", "regenerate": return .regenerate(rest.isEmpty ? nil : try node())
         case "edit":
-            guard !rest.isEmpty else { throw ConversationError("/edit needs the new text") }
-            return .edit(unescape(rest))
+            var text = Substring(rest)
+            var target: NodeID?
+            // `/edit #12 text` names the message; a text that itself starts with # needs `/edit # #…`.
+            if text.hasPrefix("#") {
+                let number = text.dropFirst().prefix { $0.isNumber }
+                guard let n = Int(number) else { throw ConversationError("/edit #NODE needs a node number") }
+                target = n
+                text = text.dropFirst(1 + number.count).drop { $0 == " " }
+            }
+            guard !text.isEmpty else { throw ConversationError("/edit needs the new text") }
+            return .edit(target, unescape(String(text)))
         case "continue": return try noArgs(.continueReply)
         case "rewind":
             if rest.isEmpty { return .rewind(1) }
@@ -127,6 +139,7 @@ public enum ChatCommand: Equatable, Sendable {
         case "provenance": return .provenance(rest.isEmpty ? nil : try node())
         case "info": return try noArgs(.info)
         case "help", "?": return .help
+        case "new": return try noArgs(.new)
         case "quit", "exit", "q": return try noArgs(.quit)
         default:
             let known = catalog.map(\.name)

@@ -43,11 +43,14 @@ public final class ChatController {
     public private(set) var session: ChatSession
     /// Where templates are found for `/prompt`.
     public let templates: TemplateLibrary
+    /// The persona cache `/new` starts conversations with.
+    public var personaCache: PersonaCache?
 
     /// A controller for `session`.
-    public init(session: ChatSession, templates: TemplateLibrary) {
+    public init(session: ChatSession, templates: TemplateLibrary, personaCache: PersonaCache? = nil) {
         self.session = session
         self.templates = templates
+        self.personaCache = personaCache
     }
 
     /// Parses and performs one input line. Returns false when the user asked to quit.
@@ -98,11 +101,11 @@ public final class ChatController {
         switch command {
         case .say(let text):
             reply(try session.send(text, onText: stream), emit)
-        case .regenerate:
-            reply(try session.regenerate(try activeReply(), onText: stream), emit)
-        case .edit(let text):
-            let r = try activeReply()
-            reply(try session.edit(session.tree[r]!.parent!, text: text, onText: stream), emit)
+        case .regenerate(let node):
+            reply(try session.regenerate(try node ?? activeReply(), onText: stream), emit)
+        case .edit(let node, let text):
+            let message = try node ?? session.tree[try activeReply()]!.parent!
+            reply(try session.edit(message, text: text, onText: stream), emit)
         case .continueReply:
             reply(try session.continueReply(try activeReply(), onText: stream), emit)
         case .rewind(let turns):
@@ -172,6 +175,14 @@ public final class ChatController {
         case .help:
             let lines = ChatCommand.catalog.map { "/\($0.name)\($0.args.isEmpty ? "" : " " + $0.args) — \($0.help)" }
             _ = emit(.info((["Type a message to send it (\\n for a newline)."] + lines).joined(separator: "\n")))
+        case .new:
+            let s = session
+            let fresh = try ChatSession(
+                model: s.model, tokenizer: s.tokenizer, template: s.template, seed: s.seed,
+                maxTokens: s.maxTokens, snapshotBudget: s.snapshotBudget, personaCache: personaCache)
+            fresh.sampling = s.sampling
+            session = fresh
+            _ = emit(.info("new conversation"))
         case .quit:
             _ = emit(.quit)
             return false

@@ -29,7 +29,11 @@ public final class ChatWorker: @unchecked Sendable {
     }
 
     /// Queues one input line (message or command); returns at once.
-    public func submit(_ line: String) {
+    public func submit(_ line: String) { submit(line, then: nil) }
+
+    /// Queues one input line, then runs `then` on the worker's thread with the controller
+    /// (to save the session or copy what a screen shows without racing the next command).
+    public func submit(_ line: String, then: ((ChatController) -> Void)?) {
         lock.lock()
         pending += 1
         lock.unlock()
@@ -42,6 +46,21 @@ public final class ChatWorker: @unchecked Sendable {
                 if case .text = event { return !isCancelled }
                 return true
             }
+            then?(controller)
+            lock.lock()
+            pending -= 1
+            lock.unlock()
+        }
+    }
+
+    /// Queues `body` to run on the worker's thread after the commands before it
+    /// (for changes that are not commands, such as following a renamed session file).
+    public func enqueue(_ body: @escaping (ChatController) -> Void) {
+        lock.lock()
+        pending += 1
+        lock.unlock()
+        queue.async { [self] in
+            body(controller)
             lock.lock()
             pending -= 1
             lock.unlock()

@@ -7,13 +7,15 @@ struct RWKVChatCommand: ParsableCommand {
         commandName: "rwkv-chat",
         abstract: "Chat with RWKV language models in your terminal, on the CPU.",
         discussion: """
-            The engine tools below run RWKV-7 models from BlinkDL .pth, .safetensors and
-            rwkv.cpp .bin files. The full-screen chat is not built yet.
+            With no subcommand, `rwkv-chat --model PATH` opens the full-screen chat (see
+            `rwkv-chat chat --help` for its options and keys). The tools below run RWKV v4–v7
+            models from BlinkDL .pth, .safetensors, rwkv.cpp .bin and GGUF files.
             """,
         version: "0.1.0",
         subcommands: [
-            EvalCommand.self, TokenizeCommand.self, DetokenizeCommand.self, InfoCommand.self,
+            ChatScreenCommand.self, EvalCommand.self, TokenizeCommand.self, DetokenizeCommand.self, InfoCommand.self,
             PerplexityCommand.self, RunCommand.self, SessionCommand.self, BenchCommand.self, QuantizeCommand.self,
-        ]
+        ],
+        defaultSubcommand: ChatScreenCommand.self
     )
 }

@@ -57,7 +57,7 @@ struct RunCommand: ParsableCommand {
         sampling.apply(to: &chat.sampling)
         if let n = sampling.maxTokens { chat.maxTokens = max(1, n) }
 
-        let controller = ChatController(session: chat, templates: library)
+        let controller = ChatController(session: chat, templates: library, personaCache: .standard)
         let printer = EventPrinter(json: json)
         let guardian = SignalGuardian()
         let save: () -> Void = {

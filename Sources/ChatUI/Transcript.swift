@@ -1,0 +1,114 @@
+import Conversation
+import Foundation
+
+/// The transcript laid out in screen lines: role labels, wrapped text, thoughts, the streaming reply.
+///
+/// A pure function of the state and the width, shared by the renderer and by the
+/// reducer (which needs line positions to scroll a selected message into view).
+public enum Transcript {
+    /// One screen line of the transcript.
+    public struct Line: Equatable, Sendable {
+        /// The text (already wrapped to the width).
+        public var text: String
+        /// How it is drawn.
+        public var style: Style
+        /// The message it belongs to (nil for the pending reply and spacing).
+        public var node: NodeID?
+        /// Text drawn after `text` in the accent style (sibling indicator, marks).
+        public var accent = ""
+    }
+
+    /// Indentation of message text under its label.
+    static let indent = 2
+
+    /// The messages shown: the active path (without the persona), or the pending reply's base path.
+    public static func messages(_ state: AppState) -> [NodeID] {
+        guard let view = state.view else { return [] }
+        let path = state.pending?.basePath ?? view.tree.activePath
+        return path.filter { view.tree[$0]?.role != .persona }
+    }
+
+    /// All lines for `width` columns.
+    public static func lines(_ state: AppState, width: Int) -> [Line] {
+        var out: [Line] = []
+        guard let view = state.view else { return out }
+        let textWidth = max(width - indent - 1, 8)
+        if let root = view.tree[view.tree.root], !root.text.isEmpty {
+            let first = root.text.split(separator: "\n").first.map(String.init) ?? ""
+            out.append(
+                Line(
+                    text: DisplayWidth.truncate("persona · \(view.templateName) · \(DisplayWidth.sanitize(first))", width: width - 1),
+                    style: .dim, node: nil))
+            out.append(Line(text: "", style: .normal, node: nil))
+        }
+        for id in messages(state) {
+            guard let turn = view.tree[id] else { continue }
+            let (sibs, index) = view.tree.siblings(of: id)
+            var accent = sibs.count > 1 ? " ‹ \(index + 1)/\(sibs.count) ›" : ""
+            if turn.bookmarked { accent += " ★" }
+            switch turn.finish {
+            case .cancelled: accent += " (cancelled)"
+            case .length: accent += " (cut at the length limit)"
+            default: break
+            }
+            let label = turn.role == .user ? "You" : "Assistant"
+            out.append(
+                Line(text: label, style: turn.role == .user ? .userLabel : .assistantLabel, node: id, accent: accent))
+            let body = turn.role == .assistant ? thoughts(turn.text, expanded: state.showThinking) : [(turn.text, false)]
+            for (chunk, isThought) in body {
+                for l in DisplayWidth.wrap(DisplayWidth.sanitize(chunk), width: textWidth) {
+                    out.append(
+                        Line(text: String(repeating: " ", count: indent) + l, style: isThought ? .dim : .normal, node: id))
+                }
+            }
+            out.append(Line(text: "", style: .normal, node: nil))
+        }
+        if let p = state.pending {
+            if let user = p.userText {
+                out.append(Line(text: "You", style: .userLabel, node: nil))
+                for l in DisplayWidth.wrap(DisplayWidth.sanitize(user), width: textWidth) {
+                    out.append(Line(text: String(repeating: " ", count: indent) + l, style: .normal, node: nil))
+                }
+                out.append(Line(text: "", style: .normal, node: nil))
+            }
+            out.append(Line(text: "Assistant", style: .assistantLabel, node: nil, accent: " ⋯"))
+            for (chunk, isThought) in thoughts(p.prefix + p.text + "▍", expanded: state.showThinking) {
+                for l in DisplayWidth.wrap(DisplayWidth.sanitize(chunk), width: textWidth) {
+                    out.append(
+                        Line(text: String(repeating: " ", count: indent) + l, style: isThought ? .dim : .normal, node: nil))
+                }
+            }
+        }
+        return out
+    }
+
+    /// A reply split into its `<think>…</think>` part and the rest; the thought is
+    /// replaced by a one-line summary unless `expanded`. An unclosed think (a reply
+    /// still thinking) counts as a thought up to the end.
+    static func thoughts(_ text: String, expanded: Bool) -> [(String, Bool)] {
+        guard let open = text.range(of: "<think>") else { return [(text, false)] }
+        let before = String(text[..<open.lowerBound])
+        let afterOpen = text[open.upperBound...]
+        let close = afterOpen.range(of: "</think>")
+        let thought = String(close.map { afterOpen[..<$0.lowerBound] } ?? afterOpen)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let rest = close.map { String(afterOpen[$0.upperBound...]).trimmingCharacters(in: .newlines) } ?? ""
+        var out: [(String, Bool)] = []
+        if !before.trimmingCharacters(in: .whitespaces).isEmpty { out.append((before, false)) }
+        if thought.isEmpty {
+            // An empty think block (the "no thinking" framing) is not worth a line.
+        } else if expanded {
+            out.append(("thinking:\n" + thought, true))
+        } else {
+            let lines = thought.split(separator: "\n", omittingEmptySubsequences: false).count
+            out.append(("▸ thought for \(lines) line\(lines == 1 ? "" : "s") (F2 shows it)", true))
+        }
+        if !rest.isEmpty || out.isEmpty { out.append((rest, false)) }
+        return out
+    }
+
+    /// The first line index of `node`'s label in `lines`.
+    static func firstLine(of node: NodeID, in lines: [Line]) -> Int? {
+        lines.firstIndex { $0.node == node }
+    }
+}
