@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "SessionFuzzer", dependencies: ["Conversation"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ConversationTests", dependencies: ["Conversation"]),
+        // Screens as text snapshots, the reducer, widths, and the app loop on an in-memory terminal.
+        .testTarget(name: "ChatUITests", dependencies: ["ChatUI", "Conversation", "RWKV"]),
         // Runs the built `rwkv-chat` binary as a subprocess (headless mode, signals, crash safety).
         .testTarget(name: "CLITests", dependencies: ["rwkv-chat", "Conversation"]),
         .testTarget(

@@ -185,6 +185,24 @@ public struct AppState: Equatable, Sendable {
     public var keys = KeyMap.standard
     /// Whether the model is the bundled demo (the status line says so).
     public var isDemoModel = false
+    /// Where saved sessions live, shown in the session browser.
+    public var sessionsDirectory = ""
+
+    /// True when the tree view is on screen (also behind its search prompt and delete question).
+    public var showsTree: Bool {
+        switch mode {
+        case .tree, .prompt(.search), .confirm(.deleteNode): return true
+        default: return false
+        }
+    }
+
+    /// True when the session browser is on screen (also behind its rename and delete questions).
+    public var showsSessions: Bool {
+        switch mode {
+        case .sessions, .prompt(.rename), .confirm(.deleteSession): return true
+        default: return false
+        }
+    }
 
     /// A state for a terminal of the given size.
     public init(width: Int, height: Int, modelLabel: String) {

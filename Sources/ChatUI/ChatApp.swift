@@ -53,6 +53,7 @@ public final class ChatApp {
         state = AppState(width: size.width, height: size.height, modelLabel: modelLabel)
         state.keys = keys
         state.isDemoModel = isDemoModel
+        state.sessionsDirectory = SessionFile.defaultDirectory.path
         state.view = SessionView(controller.session)
         self.terminal = terminal
         self.autosaveDirectory = autosaveDirectory

@@ -25,9 +25,13 @@ public struct InputEditor: Equatable, Sendable {
 
     /// Inserts text at the caret (a paste arrives here whole, newlines included).
     public mutating func insert(_ s: String) {
-        let new = Array(s)
-        chars.insert(contentsOf: new, at: caret)
-        caret += new.count
+        // Re-segment around the caret: a terminal delivers a cluster (e + U+0301, a ZWJ
+        // emoji) one code point at a time, and the pieces must join into one character.
+        let before = String(chars[..<caret]) + s
+        let after = String(chars[caret...])
+        let joined = Array(before + after)
+        caret = min(Array(before).count, joined.count)
+        chars = joined
     }
 
     /// Deletes the character before the caret.

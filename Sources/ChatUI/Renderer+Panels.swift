@@ -24,7 +24,7 @@ extension Renderer {
         for (i, r) in rows.enumerated().dropFirst(first).prefix(visible) {
             guard let turn = tree[r.id] else { continue }
             let y = top + 1 + (i - first)
-            let isSel = r.id == selectedID && state.mode == .tree
+            let isSel = r.id == selectedID && state.showsTree
             var col = left + min(r.depth, 12) * 2
             let mark = r.id == tree.cursor ? "▶" : (active.contains(r.id) ? "•" : " ")
             col = f.put(mark, x: col, y: y, style: isSel ? .selection : .accent, maxX: maxX)
@@ -42,7 +42,7 @@ extension Renderer {
 
     static func sessions(_ state: AppState, _ f: inout Frame) {
         f.fill(x: 0, y: 0, count: f.width, style: .title)
-        f.put(" Saved sessions — \(SessionFile.defaultDirectory.path)", x: 0, y: 0, style: .title)
+        f.put(DisplayWidth.truncate(" Saved sessions — \(state.sessionsDirectory)", width: f.width), x: 0, y: 0, style: .title)
         let header = columns("name", "model", "last used", "turns", "size", width: f.width)
         f.put(header, x: 1, y: 2, style: .dim)
         if state.sessions.isEmpty {
@@ -84,20 +84,35 @@ extension Renderer {
         return "\(Int(s / 86400)) days ago"
     }
 
+    /// The overlay box's width on a `width`-column terminal.
+    static func overlayWidth(_ width: Int) -> Int { min(width - 4, max(60, min(100, width - 4))) }
+
+    /// "  KEY   description" with the description wrapped under itself.
+    static func entry(_ key: String, _ text: String, keyWidth: Int, width: Int) -> [String] {
+        let body = DisplayWidth.wrap(text, width: max(width - keyWidth - 2, 10))
+        return body.enumerated().map { i, l in
+            "  " + (i == 0 ? DisplayWidth.pad(key, width: keyWidth) : String(repeating: " ", count: keyWidth)) + l
+        }
+    }
+
     static func helpLines(_ state: AppState) -> [String] {
+        let w = overlayWidth(state.width) - 4
         var lines = ["Chat"]
         for b in Binding.allCases {
             let keys = (state.keys.keys[b] ?? []).map(\.label).joined(separator: ", ")
-            lines.append("  " + DisplayWidth.pad(keys, width: 18) + b.summary)
+            lines += entry(keys, b.summary, keyWidth: 18, width: w)
         }
+        let more = [
+            ("Enter", "send the message (or the edit)"),
+            ("↑ ↓", "move between lines; on the first/last line: history"),
+            ("Ctrl-U/K/W", "delete to line start / to line end / the word before"),
+            ("Ctrl-← →", "move by word"),
+            ("PgUp PgDn", "scroll (Home/End on an empty input; mouse wheel)"),
+            ("Tab", "complete a /command or a file path"),
+            ("?", "this help (on an empty input)"),
+        ]
+        for (k, t) in more { lines += entry(k, t, keyWidth: 18, width: w) }
         lines += [
-            "  " + DisplayWidth.pad("Enter", width: 18) + "send the message (or the edit)",
-            "  " + DisplayWidth.pad("↑ ↓", width: 18) + "move between lines; on the first/last line: history",
-            "  " + DisplayWidth.pad("Ctrl-U/K/W", width: 18) + "delete to line start / to line end / the word before",
-            "  " + DisplayWidth.pad("Ctrl-← →", width: 18) + "move by word",
-            "  " + DisplayWidth.pad("PgUp PgDn", width: 18) + "scroll (Home/End on an empty input; mouse wheel)",
-            "  " + DisplayWidth.pad("Tab", width: 18) + "complete a /command or a file path",
-            "  " + DisplayWidth.pad("?", width: 18) + "this help (on an empty input)",
             "", "Tree view",
             "  ↑ ↓ rows · ← parent · → child · [ ] siblings · Enter make active · b bookmark",
             "  d delete the subtree (asks first) · / search all branches · n/N next/previous match",
@@ -105,13 +120,13 @@ extension Renderer {
             "  Enter open · r rename · d delete · n new conversation", "", "Commands (type them in the input)",
         ]
         for c in ChatCommand.catalog {
-            lines.append("  " + DisplayWidth.pad("/\(c.name)\(c.args.isEmpty ? "" : " " + c.args)", width: 22) + c.help)
+            lines += entry("/\(c.name)\(c.args.isEmpty ? "" : " " + c.args)", c.help, keyWidth: 22, width: w)
         }
         return lines
     }
 
     static func overlay(title: String, lines: [String], _ state: AppState, _ f: inout Frame) {
-        let w = min(f.width - 4, max(60, min(100, f.width - 4)))
+        let w = overlayWidth(f.width)
         let h = f.height - 4
         let x0 = (f.width - w) / 2, y0 = 2
         let wrapped = lines.flatMap { DisplayWidth.wrap(DisplayWidth.sanitize($0), width: w - 4) }

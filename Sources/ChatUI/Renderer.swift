@@ -15,12 +15,12 @@ public enum Renderer {
             return f
         }
         let layout = ScreenLayout(state)
-        if state.mode == .sessions {
+        if state.showsSessions {
             sessions(state, &f)
             status(state, layout, &f)
             return f
         }
-        if state.mode == .tree && layout.panelWidth == 0 {
+        if state.showsTree && layout.panelWidth == 0 {
             tree(state, x: 0, width: state.width, top: 1, height: state.height - 2, &f)
             title(state, &f)
             status(state, layout, &f)
@@ -150,23 +150,30 @@ public enum Renderer {
         n >= 1 << 20 ? String(format: "%.1f MiB", Double(n) / Double(1 << 20)) : "\(n / 1024) KiB"
     }
 
-    /// The position and figures part of the status line.
-    static func figures(_ state: AppState) -> String {
+    /// The position and figures of the status line, most important first, as many as fit in `width`.
+    static func figures(_ state: AppState, width: Int) -> String {
         guard let v = state.view else { return "" }
         let tree = v.tree
         let cursor = tree.cursor
         let (sibs, index) = tree.siblings(of: cursor)
-        var parts = ["node \(cursor)"]
-        if sibs.count > 1 { parts.append("branch \(index + 1)/\(sibs.count)") }
-        parts.append("\(grouped(v.contextTokens)) tokens in context")
+        // (priority, text): the lowest priorities are dropped first on a narrow terminal,
+        // and the rest keep their order.
+        var parts: [(Int, String)] = []
+        if state.isDemoModel { parts.append((0, "demo model")) }
+        parts.append((0, "node \(cursor)"))
+        if sibs.count > 1 { parts.append((1, "branch \(index + 1)/\(sibs.count)")) }
+        parts.append((1, "\(grouped(v.contextTokens)) tokens in context"))
         if v.generationTokensPerSecond > 0 {
             parts.append(
-                String(format: "%.0f/%.0f tok/s", v.prefillTokensPerSecond, v.generationTokensPerSecond))
+                (3, String(format: "%.0f/%.0f tok/s", v.prefillTokensPerSecond, v.generationTokensPerSecond)))
         }
-        parts.append("snapshots \(bytes(v.snapshotBytes))")
-        parts.append(v.isDirty ? "● unsaved" : "✓ saved")
-        if state.isDemoModel { parts.insert("demo model", at: 0) }
-        return parts.joined(separator: " · ")
+        parts.append((4, "\(bytes(v.snapshotBytes)) snapshots"))
+        parts.append((2, v.isDirty ? "● unsaved" : "✓ saved"))
+        for limit in stride(from: 4, through: 0, by: -1) {
+            let text = parts.filter { $0.0 <= limit }.map(\.1).joined(separator: " · ")
+            if DisplayWidth.of(text) <= width || limit == 0 { return text }
+        }
+        return ""
     }
 
     /// The key for the most likely next action.
@@ -219,15 +226,13 @@ public enum Renderer {
             return
         default: break
         }
-        let left = state.transient ?? figures(state)
-        // The figures (or the message) come first; the key hint gets what is left,
-        // shortened to its first suggestion, or dropped on a narrow terminal.
+        // The key hint keeps its room (shortened to its first suggestion when tight);
+        // the figures get the rest, dropping the least important ones first.
         let full = hint(state)
-        let room = f.width - 2 - DisplayWidth.of(left) - 3
-        var right = full
-        if DisplayWidth.of(full) > room { right = full.components(separatedBy: " · ").first ?? "" }
-        if DisplayWidth.of(right) > max(room, f.width / 3) { right = "" }
+        let first = full.components(separatedBy: " · ").first ?? ""
+        let right = DisplayWidth.of(full) + 40 <= f.width ? full : first
         let rw = right.isEmpty ? 0 : DisplayWidth.of(right) + 2
+        let left = state.transient ?? figures(state, width: f.width - 3 - rw)
         let style: Style = state.transient != nil && state.transientIsError ? .error : .status
         f.put(DisplayWidth.truncate(left, width: f.width - 2 - rw), x: 1, y: y, style: style)
         if rw > 0 { f.put(" " + right + " ", x: f.width - rw, y: y, style: .status) }

@@ -24,7 +24,7 @@ public struct ScreenLayout: Equatable, Sendable {
     /// The layout of `state`.
     public init(_ state: AppState) {
         let w = state.width, h = state.height
-        panelWidth = state.mode == .tree && w >= 100 ? min(48, w * 2 / 5) : 0
+        panelWidth = state.showsTree && w >= 100 ? min(48, w * 2 / 5) : 0
         chatWidth = w - panelWidth
         let lines = state.input.layout(width: chatWidth - Self.promptWidth).rows.count
         inputRows = min(max(lines, 1), max(1, (h - 4) / 3))
