@@ -348,8 +348,8 @@ extension AppState {
             editing = nil
             return start("/edit #\(message) \(escaped)", base: view.tree.path(to: parent), user: text)
         }
-        let line = text.hasPrefix("/") ? "/" + escaped : escaped
-        return start(line, base: view.tree.activePath, user: text)
+        // `//text` stays as typed: the parser reads it as a message starting with `/`.
+        return start(escaped, base: view.tree.activePath, user: text.hasPrefix("//") ? String(text.dropFirst()) : text)
     }
 
     private mutating func remember(_ text: String) {
