@@ -417,9 +417,9 @@ extension AppState {
             return
         }
         let layout = ScreenLayout(self)
-        let lines = Transcript.lines(self, width: layout.chatWidth)
-        guard let first = Transcript.firstLine(of: s, in: lines) else { return }
         let h = layout.transcriptHeight
+        let lines = Transcript.lines(self, width: layout.chatWidth, atLeast: h + scroll, through: s).lines
+        guard let first = Transcript.firstLine(of: s, in: lines) else { return }
         let top = max(lines.count - h - scroll, 0)
         if first < top || first >= top + h {
             // Put the label a third of the way down the transcript.

@@ -72,7 +72,8 @@ public enum Renderer {
 
     static func transcript(_ state: AppState, _ layout: ScreenLayout, _ f: inout Frame) {
         let h = layout.transcriptHeight
-        let lines = Transcript.lines(state, width: layout.chatWidth)
+        let (lines, complete) = Transcript.lines(
+            state, width: layout.chatWidth, atLeast: h + min(state.scroll, Int.max / 4), through: nil)
         let hasMessages = lines.contains { $0.node != nil } || state.pending != nil
         if !hasMessages {
             var hint = [
@@ -91,7 +92,8 @@ public enum Renderer {
                 f.put(t, x: x, y: layout.transcriptTop + h / 2 - 1 + i, style: i == 0 ? .normal : .dim, maxX: layout.chatWidth)
             }
         }
-        let maxScroll = max(lines.count - h, 0)
+        // Only a layout that reached the top knows how far up one can scroll.
+        let maxScroll = complete ? max(lines.count - h, 0) : lines.count
         let scroll = min(state.scroll, maxScroll)
         let first = max(lines.count - h - scroll, 0)
         for row in 0..<h {

@@ -30,18 +30,42 @@ public enum Transcript {
 
     /// All lines for `width` columns.
     public static func lines(_ state: AppState, width: Int) -> [Line] {
-        var out: [Line] = []
-        guard let view = state.view else { return out }
+        lines(state, width: width, atLeast: Int.max, through: nil).lines
+    }
+
+    /// The last lines of the transcript: whole messages from the bottom up until there are
+    /// at least `atLeast` lines and `through` (if given) is included. `complete` is true
+    /// when the top was reached. Laying out only what is on screen keeps a frame of a
+    /// 500-turn conversation as cheap as one of a short chat.
+    public static func lines(
+        _ state: AppState, width: Int, atLeast: Int, through: NodeID?
+    ) -> (lines: [Line], complete: Bool) {
+        guard let view = state.view else { return ([], true) }
         let textWidth = max(width - indent - 1, 8)
-        if let root = view.tree[view.tree.root], !root.text.isEmpty {
-            let first = root.text.split(separator: "\n").first.map(String.init) ?? ""
-            out.append(
-                Line(
-                    text: DisplayWidth.truncate("persona · \(view.templateName) · \(DisplayWidth.sanitize(first))", width: width - 1),
-                    style: .dim, node: nil))
-            out.append(Line(text: "", style: .normal, node: nil))
+        func body(_ text: String, style: Style, node: NodeID?) -> [Line] {
+            DisplayWidth.wrap(DisplayWidth.sanitize(text), width: textWidth).map {
+                Line(text: String(repeating: " ", count: indent) + $0, style: style, node: node)
+            }
         }
-        for id in messages(state) {
+        var blocks: [[Line]] = []  // bottom first
+        var count = 0
+        var found = through == nil
+        if let p = state.pending {
+            var block: [Line] = []
+            if let user = p.userText {
+                block.append(Line(text: "You", style: .userLabel, node: nil))
+                block += body(user, style: .normal, node: nil)
+                block.append(Line(text: "", style: .normal, node: nil))
+            }
+            block.append(Line(text: "Assistant", style: .assistantLabel, node: nil, accent: " ⋯"))
+            for (chunk, isThought) in thoughts(p.prefix + p.text + "▍", expanded: state.showThinking) {
+                block += body(chunk, style: isThought ? .dim : .normal, node: nil)
+            }
+            blocks.append(block)
+            count += block.count
+        }
+        for id in messages(state).reversed() {
+            if count >= atLeast && found { return (blocks.reversed().flatMap { $0 }, false) }
             guard let turn = view.tree[id] else { continue }
             let (sibs, index) = view.tree.siblings(of: id)
             var accent = sibs.count > 1 ? " ‹ \(index + 1)/\(sibs.count) ›" : ""
@@ -52,34 +76,27 @@ public enum Transcript {
             default: break
             }
             let label = turn.role == .user ? "You" : "Assistant"
-            out.append(
-                Line(text: label, style: turn.role == .user ? .userLabel : .assistantLabel, node: id, accent: accent))
-            let body = turn.role == .assistant ? thoughts(turn.text, expanded: state.showThinking) : [(turn.text, false)]
-            for (chunk, isThought) in body {
-                for l in DisplayWidth.wrap(DisplayWidth.sanitize(chunk), width: textWidth) {
-                    out.append(
-                        Line(text: String(repeating: " ", count: indent) + l, style: isThought ? .dim : .normal, node: id))
-                }
-            }
-            out.append(Line(text: "", style: .normal, node: nil))
+            var block = [
+                Line(text: label, style: turn.role == .user ? .userLabel : .assistantLabel, node: id, accent: accent)
+            ]
+            let parts = turn.role == .assistant ? thoughts(turn.text, expanded: state.showThinking) : [(turn.text, false)]
+            for (chunk, isThought) in parts { block += body(chunk, style: isThought ? .dim : .normal, node: id) }
+            block.append(Line(text: "", style: .normal, node: nil))
+            blocks.append(block)
+            count += block.count
+            if id == through { found = true }
         }
-        if let p = state.pending {
-            if let user = p.userText {
-                out.append(Line(text: "You", style: .userLabel, node: nil))
-                for l in DisplayWidth.wrap(DisplayWidth.sanitize(user), width: textWidth) {
-                    out.append(Line(text: String(repeating: " ", count: indent) + l, style: .normal, node: nil))
-                }
-                out.append(Line(text: "", style: .normal, node: nil))
-            }
-            out.append(Line(text: "Assistant", style: .assistantLabel, node: nil, accent: " ⋯"))
-            for (chunk, isThought) in thoughts(p.prefix + p.text + "▍", expanded: state.showThinking) {
-                for l in DisplayWidth.wrap(DisplayWidth.sanitize(chunk), width: textWidth) {
-                    out.append(
-                        Line(text: String(repeating: " ", count: indent) + l, style: isThought ? .dim : .normal, node: nil))
-                }
-            }
+        if let root = view.tree[view.tree.root], !root.text.isEmpty {
+            let first = root.text.split(separator: "\n").first.map(String.init) ?? ""
+            blocks.append([
+                Line(
+                    text: DisplayWidth.truncate(
+                        "persona · \(view.templateName) · \(DisplayWidth.sanitize(first))", width: width - 1),
+                    style: .dim, node: nil),
+                Line(text: "", style: .normal, node: nil),
+            ])
         }
-        return out
+        return (blocks.reversed().flatMap { $0 }, true)
     }
 
     /// A reply split into its `<think>…</think>` part and the rest; the thought is
