@@ -177,7 +177,9 @@ extension AppState {
                 searchHits = view.map { TreeRows.search($0.tree, text) } ?? []
                 if let first = searchHits.first {
                     treeSelection = first
-                    notify("\(searchHits.count) match\(searchHits.count == 1 ? "" : "es"): n next, N previous, Enter opens")
+                    notify(
+                        "\(searchHits.count) match\(searchHits.count == 1 ? "" : "es"): n next, N previous, Enter opens"
+                    )
                 } else {
                     notify("no message contains “\(text)”")
                 }

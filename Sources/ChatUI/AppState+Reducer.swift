@@ -209,13 +209,14 @@ extension AppState {
             }
         case .regenerate:
             guard !busy else { return refuseBusy() }
-            let target = selected.flatMap { id -> NodeID? in
-                guard let n = tree[id] else { return nil }
-                if n.role == .assistant { return id }
-                let path = tree.activePath
-                guard let i = path.firstIndex(of: id), i + 1 < path.count else { return nil }
-                return path[i + 1]
-            } ?? tree.activePath.last { tree[$0]?.role == .assistant }
+            let target =
+                selected.flatMap { id -> NodeID? in
+                    guard let n = tree[id] else { return nil }
+                    if n.role == .assistant { return id }
+                    let path = tree.activePath
+                    guard let i = path.firstIndex(of: id), i + 1 < path.count else { return nil }
+                    return path[i + 1]
+                } ?? tree.activePath.last { tree[$0]?.role == .assistant }
             guard let reply = target, let parent = tree[reply]?.parent else {
                 notify("there is no reply to regenerate yet", error: true)
                 return []
@@ -223,7 +224,8 @@ extension AppState {
             return start("/regen \(reply)", base: tree.path(to: parent), user: nil)
         case .edit:
             guard !busy else { return refuseBusy() }
-            let target = selected.flatMap { id in tree[id]?.role == .user ? id : tree[id]?.parent }
+            let target =
+                selected.flatMap { id in tree[id]?.role == .user ? id : tree[id]?.parent }
                 ?? tree.activePath.last { tree[$0]?.role == .user }
             guard let message = target, let turn = tree[message], turn.role == .user else {
                 notify("there is no message to edit yet", error: true)

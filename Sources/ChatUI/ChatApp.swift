@@ -128,7 +128,9 @@ public final class ChatApp {
             }
         }
         terminal.shutdown()
-        if let problem { FileHandle.standardError.write(Data("rwkv-chat: the session was not saved: \(problem)\n".utf8)) }
+        if let problem {
+            FileHandle.standardError.write(Data("rwkv-chat: the session was not saved: \(problem)\n".utf8))
+        }
     }
 
     /// Saves the session if it changed, naming new sessions in the autosave directory.
@@ -249,7 +251,8 @@ public final class ChatApp {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir)) ?? []
         return names.filter { $0.hasPrefix(stem) && !($0.hasPrefix(".") && !stem.hasPrefix(".")) }.sorted().map {
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent($0), isDirectory: &isDir)
+            FileManager.default.fileExists(
+                atPath: ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent($0), isDirectory: &isDir)
             return shownDir + $0 + (isDir.boolValue ? "/" : "")
         }
     }

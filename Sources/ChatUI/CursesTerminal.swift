@@ -26,13 +26,15 @@ public final class CursesTerminal: Terminal {
     /// Starts curses on the controlling terminal; nil (with the reason) when there is none.
     public init() throws {
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else {
-            throw TerminalError("the chat needs a terminal (stdin and stdout must be a TTY); use `rwkv-chat run` for pipes")
+            throw TerminalError(
+                "the chat needs a terminal (stdin and stdout must be a TTY); use `rwkv-chat run` for pipes")
         }
         setlocale(LC_ALL, "")
         // Before curses changes the modes, so a crash can put these back.
         shim_install_crash_restore()
         guard let s = newterm(nil, stdout, stdin) else {
-            throw TerminalError("cannot start curses for TERM=\(ProcessInfo.processInfo.environment["TERM"] ?? "(unset)")")
+            throw TerminalError(
+                "cannot start curses for TERM=\(ProcessInfo.processInfo.environment["TERM"] ?? "(unset)")")
         }
         screen = s
         set_term(s)

@@ -35,18 +35,23 @@ extension Renderer {
             let label = TreeRows.label(turn, tree: tree)
             let room = maxX - col - 1 - DisplayWidth.of(suffix)
             let style: Style = isSel ? .selection : (active.contains(r.id) ? .normal : .dim)
-            col = f.put(" " + DisplayWidth.truncate(label, width: max(room - 1, 4)), x: col, y: y, style: style, maxX: maxX)
+            col = f.put(
+                " " + DisplayWidth.truncate(label, width: max(room - 1, 4)), x: col, y: y, style: style, maxX: maxX)
             f.put(suffix, x: col, y: y, style: isSel ? .selection : .accent, maxX: maxX)
         }
     }
 
     static func sessions(_ state: AppState, _ f: inout Frame) {
         f.fill(x: 0, y: 0, count: f.width, style: .title)
-        f.put(DisplayWidth.truncate(" Saved sessions — \(state.sessionsDirectory)", width: f.width), x: 0, y: 0, style: .title)
+        f.put(
+            DisplayWidth.truncate(" Saved sessions — \(state.sessionsDirectory)", width: f.width), x: 0, y: 0,
+            style: .title)
         let header = columns("name", "model", "last used", "turns", "size", width: f.width)
         f.put(header, x: 1, y: 2, style: .dim)
         if state.sessions.isEmpty {
-            f.put("No saved sessions yet. Sessions are saved as you chat; press n for a new one.", x: 2, y: 4, style: .dim)
+            f.put(
+                "No saved sessions yet. Sessions are saved as you chat; press n for a new one.", x: 2, y: 4, style: .dim
+            )
             return
         }
         let visible = f.height - 5

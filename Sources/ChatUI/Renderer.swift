@@ -89,7 +89,9 @@ public enum Renderer {
             for (i, l) in hint.enumerated() {
                 let t = DisplayWidth.truncate(l, width: layout.chatWidth - 2)
                 let x = max((layout.chatWidth - DisplayWidth.of(t)) / 2, 0)
-                f.put(t, x: x, y: layout.transcriptTop + h / 2 - 1 + i, style: i == 0 ? .normal : .dim, maxX: layout.chatWidth)
+                f.put(
+                    t, x: x, y: layout.transcriptTop + h / 2 - 1 + i, style: i == 0 ? .normal : .dim,
+                    maxX: layout.chatWidth)
             }
         }
         // Only a layout that reached the top knows how far up one can scroll.
@@ -103,14 +105,17 @@ public enum Renderer {
             let y = layout.transcriptTop + row
             let isSelected = line.node != nil && line.node == state.selected
             if isSelected { f.put("▌", x: 0, y: y, style: .selection, maxX: layout.chatWidth) }
-            let style = isSelected && (line.style == .userLabel || line.style == .assistantLabel) ? .selection : line.style
+            let style =
+                isSelected && (line.style == .userLabel || line.style == .assistantLabel) ? .selection : line.style
             let end = f.put(line.text, x: 1, y: y, style: style, maxX: layout.chatWidth)
             if !line.accent.isEmpty { f.put(line.accent, x: end, y: y, style: .accent, maxX: layout.chatWidth) }
         }
         if scroll > 0 {
             let note = " ↓ \(scroll) more line\(scroll == 1 ? "" : "s") (PgDn/End) "
             let w = DisplayWidth.of(note)
-            f.put(note, x: max(layout.chatWidth - w - 1, 0), y: layout.transcriptTop + h - 1, style: .accent, maxX: layout.chatWidth)
+            f.put(
+                note, x: max(layout.chatWidth - w - 1, 0), y: layout.transcriptTop + h - 1, style: .accent,
+                maxX: layout.chatWidth)
         }
     }
 
@@ -121,7 +126,9 @@ public enum Renderer {
         if let e = state.editing { label = " editing message #\(e): Enter sends a new branch · Esc cancels " }
         if !state.completions.isEmpty { label = " " + state.completions.joined(separator: "  ") + " " }
         if state.pasting { label = " pasting… " }
-        if !label.isEmpty { f.put(DisplayWidth.truncate(label, width: w - 4), x: 2, y: layout.separatorRow, style: .accent, maxX: w) }
+        if !label.isEmpty {
+            f.put(DisplayWidth.truncate(label, width: w - 4), x: 2, y: layout.separatorRow, style: .accent, maxX: w)
+        }
         let box = state.input.layout(width: w - ScreenLayout.promptWidth)
         // Keep the caret's row visible when the text is taller than the box.
         let firstRow = max(0, min(box.caretRow - layout.inputRows + 1, box.rows.count - layout.inputRows))

@@ -79,7 +79,8 @@ public enum Transcript {
             var block = [
                 Line(text: label, style: turn.role == .user ? .userLabel : .assistantLabel, node: id, accent: accent)
             ]
-            let parts = turn.role == .assistant ? thoughts(turn.text, expanded: state.showThinking) : [(turn.text, false)]
+            let parts =
+                turn.role == .assistant ? thoughts(turn.text, expanded: state.showThinking) : [(turn.text, false)]
             for (chunk, isThought) in parts { block += body(chunk, style: isThought ? .dim : .normal, node: id) }
             block.append(Line(text: "", style: .normal, node: nil))
             blocks.append(block)

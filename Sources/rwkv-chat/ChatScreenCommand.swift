@@ -135,7 +135,9 @@ enum UserConfig {
             throw ValidationError("\(url.path): not a JSON object")
         }
         guard let keys = json["keys"] else { return map }
-        guard let table = keys as? [String: Any] else { throw ValidationError("\(url.path): \"keys\" must be an object") }
+        guard let table = keys as? [String: Any] else {
+            throw ValidationError("\(url.path): \"keys\" must be an object")
+        }
         var overrides: [String: [String]] = [:]
         for (name, value) in table {
             if let s = value as? String {

@@ -22,7 +22,8 @@ final class AppTests: XCTestCase {
         let session = try ChatSession(model: model, tokenizer: ByteTokenizer(), maxTokens: maxTokens)
         let controller = ChatController(session: session, templates: TemplateLibrary(directories: []))
         let terminal = MemoryTerminal(width: width, height: height)
-        let app = ChatApp(controller: controller, terminal: terminal, modelLabel: "tiny7 · fp32", autosaveDirectory: dir)
+        let app = ChatApp(
+            controller: controller, terminal: terminal, modelLabel: "tiny7 · fp32", autosaveDirectory: dir)
         return (app, terminal)
     }
 
@@ -45,7 +46,9 @@ final class AppTests: XCTestCase {
         XCTAssertTrue(term.screen.contains("You"))
         XCTAssertTrue(term.screen.contains("Hello"))
         XCTAssertTrue(term.screen.contains("Assistant"))
-        let saved = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".rwkvsession") }
+        let saved = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+            $0.hasSuffix(".rwkvsession")
+        }
         XCTAssertEqual(saved.count, 1, "the new session autosaves after the reply")
 
         term.pending = [.key(.ctrl("r"))]
@@ -114,8 +117,12 @@ final class AppTests: XCTestCase {
         var tree = ConversationTree(root: Turn(id: 0, parent: nil, role: .persona, text: "", tokens: [], created: 0))
         var at = 0
         for i in 0..<500 {
-            let u = tree.add(.user, text: "Question \(i): " + String(repeating: "why is the sky blue? ", count: 9), tokens: [1], under: at, time: 0)
-            at = tree.add(.assistant, text: "Answer \(i): " + String(repeating: "Rayleigh scattering. ", count: 9), tokens: [1], under: u, time: 0)
+            let u = tree.add(
+                .user, text: "Question \(i): " + String(repeating: "why is the sky blue? ", count: 9), tokens: [1],
+                under: at, time: 0)
+            at = tree.add(
+                .assistant, text: "Answer \(i): " + String(repeating: "Rayleigh scattering. ", count: 9), tokens: [1],
+                under: u, time: 0)
         }
         tree.moveCursor(to: at)
         var big = AppState(width: 120, height: 40, modelLabel: "m")

@@ -12,7 +12,8 @@ final class DisplayWidthTests: XCTestCase {
         ]
         for (s, w) in cases {
             XCTAssertEqual(s.count, 1, "\(s) is one cluster")
-            XCTAssertEqual(DisplayWidth.of(s.first!), w, "width of \(s.unicodeScalars.map { String($0.value, radix: 16) })")
+            XCTAssertEqual(
+                DisplayWidth.of(s.first!), w, "width of \(s.unicodeScalars.map { String($0.value, radix: 16) })")
         }
         XCTAssertEqual(DisplayWidth.of("Hi 你好 👨‍👩‍👧!"), 2 + 1 + 4 + 1 + 2 + 1)
     }

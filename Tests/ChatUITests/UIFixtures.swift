@@ -61,7 +61,8 @@ func assertSnapshot(_ frame: Frame, _ name: String, file: StaticString = #filePa
     let dir = URL(fileURLWithPath: "\(file)").deletingLastPathComponent().appendingPathComponent("Snapshots")
     let url = dir.appendingPathComponent("\(name).txt")
     // Row numbers in a margin make the files easy to review; the frame is the rest of each line.
-    let text = frame.text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+    let text =
+        frame.text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
         .map { String(format: "%02d|", $0.offset) + $0.element }.joined(separator: "\n") + "\n"
     let update = ProcessInfo.processInfo.environment["UPDATE_SNAPSHOTS"] == "1"
     guard let stored = try? String(contentsOf: url, encoding: .utf8), !update else {

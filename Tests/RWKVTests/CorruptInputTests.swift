@@ -116,7 +116,7 @@ final class CorruptInputTests: XCTestCase {
                 "png.bin", [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 0, count: 64),
                 .unknownFormat
             ),
-            ("model.gguf", Array("GGUF".utf8) + [3, 0, 0, 0] + [UInt8](repeating: 0, count: 32), .unsupported),
+            ("empty.gguf", Array("GGUF".utf8) + [3, 0, 0, 0] + [UInt8](repeating: 0, count: 32), .corrupt),
             ("legacy.pth", [0x80, 0x02, 0x8A, 0x0A] + [UInt8](repeating: 0, count: 40), .unsupported),
             ("zip-no-pickle.pth", try zipWithOneEntry(), .unknownFormat),
             ("header.safetensors", [8, 0, 0, 0, 0, 0, 0, 0] + Array("{\"a\":1}".utf8) + [0x20], .corrupt),
