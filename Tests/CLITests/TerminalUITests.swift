@@ -173,4 +173,47 @@ final class TerminalUITests: XCTestCase {
         try tmux("send-keys", "-t", "chat", "C-q")
         try waitFor("the exit") { $0.contains("EXIT=0") }
     }
+
+    /// The pid of `rwkv-chat` inside the pane (the pane's shell is its parent).
+    func chatPID() throws -> Int32 {
+        let shell = try tmux("display-message", "-p", "-t", "chat", "#{pane_pid}").trimmingCharacters(in: .whitespacesAndNewlines)
+        let children = (try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
+        guard let pid = children.split(separator: " ").compactMap({ Int32($0) }).first else {
+            throw CLIError(message: "no rwkv-chat process under the pane's shell \(shell)")
+        }
+        return pid
+    }
+
+    func testSigtermSavesAndRestoresAndACrashStillRestoresTheTerminal() throws {
+        try start()
+        try tmux("send-keys", "-t", "chat", "Save me", "Enter")
+        _ = try waitIdle()
+        try tmux("send-keys", "-t", "chat", "unsent draft")
+        kill(try chatPID(), SIGTERM)
+        let s = try waitFor("the exit after SIGTERM") { $0.contains("EXIT=") }
+        XCTAssertTrue(s.contains("EXIT=0"), s)
+        XCTAssertFalse(s.contains("rwkv-chat ·"), "the alternate screen is gone:\n\(s)")
+        let saved = home.appendingPathComponent("data/rwkv-chat/sessions/e2e.rwkvsession")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: saved.path))
+
+        // A crash (SIGSEGV) still hands the terminal back: the shell's line is visible again.
+        try tmux("kill-session", "-t", "chat")
+        try start()
+        kill(try chatPID(), SIGSEGV)
+        let crashed = try waitFor("the exit after SIGSEGV") { $0.contains("EXIT=") }
+        XCTAssertTrue(crashed.contains("EXIT=139"), crashed)
+        XCTAssertFalse(crashed.contains("rwkv-chat ·"), "the alternate screen is gone:\n\(crashed)")
+        // The session from before the crash is intact.
+        let reopened = try SessionSummary.turns(saved)
+        XCTAssertEqual(reopened, 1)
+    }
+}
+
+/// Reads a session file's number of user messages through the CLI (`session info`).
+enum SessionSummary {
+    static func turns(_ url: URL) throws -> Int {
+        let (code, out) = try CLI.run(["session", "info", url.path])
+        guard code == 0 else { throw CLIError(message: "session info failed: \(out)") }
+        return out.components(separatedBy: "\n").filter { $0.contains(" user \"") }.count
+    }
 }
