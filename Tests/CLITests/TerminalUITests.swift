@@ -176,7 +176,8 @@ final class TerminalUITests: XCTestCase {
 
     /// The pid of `rwkv-chat` inside the pane (the pane's shell is its parent).
     func chatPID() throws -> Int32 {
-        let shell = try tmux("display-message", "-p", "-t", "chat", "#{pane_pid}").trimmingCharacters(in: .whitespacesAndNewlines)
+        let shell = try tmux("display-message", "-p", "-t", "chat", "#{pane_pid}").trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let children = (try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
         guard let pid = children.split(separator: " ").compactMap({ Int32($0) }).first else {
             throw CLIError(message: "no rwkv-chat process under the pane's shell \(shell)")
