@@ -10,6 +10,8 @@
 public enum DisplayWidth {
     /// Columns of one grapheme cluster: 0, 1 or 2.
     public static func of(_ c: Character) -> Int {
+        // Most text is printable ASCII: one column, no Unicode property lookups.
+        if let a = c.asciiValue { return a >= 0x20 && a < 0x7F ? 1 : 0 }
         let scalars = c.unicodeScalars
         guard let first = scalars.first else { return 0 }
         // Format characters and lone combining marks have no width of their own.
