@@ -30,10 +30,12 @@ let package = Package(
             providers: [.apt(["libncursesw5-dev"])]
         ),
         .target(name: "ChatUI", dependencies: ["Conversation", "CNcursesw"]),
+        // Beside the layers: the models directory, the catalog and the downloader, used by the executable only.
+        .target(name: "ModelStore"),
         .executableTarget(
             name: "rwkv-chat",
             dependencies: [
-                "ChatUI",
+                "ChatUI", "ModelStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -41,6 +43,8 @@ let package = Package(
         .target(name: "SessionFuzzer", dependencies: ["Conversation"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ConversationTests", dependencies: ["Conversation"]),
+        // Downloads from a local HTTP server started by the tests; the catalog's well-formedness.
+        .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
         // Screens as text snapshots, the reducer, widths, and the app loop on an in-memory terminal.
         .testTarget(name: "ChatUITests", dependencies: ["ChatUI", "Conversation", "RWKV"]),
         // Runs the built `rwkv-chat` binary as a subprocess (headless mode, signals, crash safety).
