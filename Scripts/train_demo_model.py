@@ -168,8 +168,25 @@ def generate(W, prompt, max_new=80):
     return bytes(out).decode("utf-8", errors="replace")
 
 
+REFERENCE_PROMPT = "User: Hello\n\nAssistant:"
+
+
+def write_reference(model_path):
+    """Float32 logits after REFERENCE_PROMPT from the saved (bf16) weights, for the engine's test."""
+    state = torch.load(model_path, map_location="cpu")
+    W = {k: v.float() for k, v in state.items()}
+    ids = torch.tensor([list(REFERENCE_PROMPT.encode("utf-8"))])
+    with torch.no_grad():
+        logits = forward(W, ids)[0, -1].contiguous()
+    out = os.path.splitext(model_path)[0] + ".reference-logits.bin"
+    with open(out, "wb") as f:
+        f.write(logits.numpy().astype("<f4").tobytes())
+    print(f"wrote {out}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reference-only", action="store_true", help="only write the reference logits of --out")
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--ctx", type=int, default=96)
@@ -177,9 +194,12 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="models/demo/rwkv7-demo-byte.pth")
     args = ap.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if args.reference_only:
+        write_reference(os.path.join(root, args.out))
+        return
     torch.manual_seed(args.seed)
     random.seed(args.seed)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(os.path.join(root, "prompts", "default.json"), encoding="utf-8") as f:
         template = json.load(f)
     # The app feeds the template's warm-up exchange before every chat; a quarter of the
@@ -255,6 +275,7 @@ def main():
     with open(os.path.splitext(out)[0] + ".log.txt", "w", encoding="utf-8") as f:
         f.write("\n".join(log) + "\n")
     print(f"wrote {out} ({os.path.getsize(out)} bytes)")
+    write_reference(out)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,11 @@ public struct Catalog: Codable, Equatable, Sendable {
         /// Whether this is the model `pull` with no name fetches.
         public var isDefault: Bool?
 
+        /// An entry for a file outside the catalog (a URL given to `pull`).
+        public init(name: String, file: String, url: String) {
+            (self.name, self.file, self.url) = (name, file, url)
+        }
+
         enum CodingKeys: String, CodingKey {
             case name, file, url, bytes, sha256, parameters, precision, description
             case needsVocabulary = "needs_vocabulary"
@@ -108,12 +113,14 @@ public enum ModelDirectory {
     /// Installed model files (complete ones only), newest first.
     public static func installed() -> [(url: URL, bytes: Int64, modified: Date)] {
         let files = (try? FileManager.default.contentsOfDirectory(at: url, includingPropertiesForKeys: nil)) ?? []
-        return files.filter { [".pth", ".safetensors", ".bin", ".gguf"].contains(where: $0.lastPathComponent.hasSuffix) }
-            .map { f in
-                let a = try? FileManager.default.attributesOfItem(atPath: f.path)
-                return (f, Int64((a?[.size] as? Int) ?? 0), (a?[.modificationDate] as? Date) ?? .distantPast)
-            }
-            .sorted { $0.modified > $1.modified }
+        return files.filter {
+            [".pth", ".safetensors", ".bin", ".gguf"].contains(where: $0.lastPathComponent.hasSuffix)
+        }
+        .map { f in
+            let a = try? FileManager.default.attributesOfItem(atPath: f.path)
+            return (f, Int64((a?[.size] as? Int) ?? 0), (a?[.modificationDate] as? Date) ?? .distantPast)
+        }
+        .sorted { $0.modified > $1.modified }
     }
 }
 

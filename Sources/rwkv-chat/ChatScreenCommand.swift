@@ -4,6 +4,7 @@ import Conversation
 import Dispatch
 import Foundation
 import Kernels
+import ModelStore
 import RWKV
 
 /// `rwkv-chat` (or `rwkv-chat chat`): the full-screen chat.
@@ -19,7 +20,11 @@ struct ChatScreenCommand: ParsableCommand {
             per-user sessions directory) and when you quit.
             """)
 
-    @Option(name: .long, help: "Model file (.pth, .safetensors, rwkv.cpp .bin or .gguf).")
+    @Option(
+        name: .long,
+        help:
+            "Model file (.pth, .safetensors, rwkv.cpp .bin or .gguf) or catalog name. Default: the last model used, else the installed catalog default, else the demo model."
+    )
     var model: String?
 
     @Option(name: .long, help: "Vocabulary file, or 'bytes'. Default: chosen from the model.")
@@ -34,44 +39,65 @@ struct ChatScreenCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
 
     func run() throws {
-        guard let model else {
+        let config = try UserConfig.load()
+        guard var choice = try ModelChoice.resolve(flag: model, config: config) else {
             try NoModelScreen.show()
             return
         }
-        let loaded = try Model.load(path: model, threads: threads ?? ThreadPool.availableCores)
+        if choice.firstRun {
+            // No real model yet: offer to pull one (one key) or to try the demo model.
+            switch try FirstRunScreen.ask() {
+            case .quit: return
+            case .demo: break
+            case .pull:
+                do {
+                    let url = try Pull.fetch(nil)
+                    choice = ModelChoice.Choice(path: url.path, source: "pulled", isDemo: false, firstRun: false)
+                } catch {
+                    FileHandle.standardError.write(
+                        Data("rwkv-chat: \(error)\nStarting with the demo model instead (press Enter)…\n".utf8))
+                    _ = readLine()
+                }
+            }
+        }
+        let loaded = try Model.load(path: choice.path, threads: threads ?? config.threads ?? ThreadPool.availableCores)
+        if !choice.isDemo { LastModel.record(URL(fileURLWithPath: choice.path)) }
         let tokenizer = try TokenizerChoice.tokenizer(
             vocabPath: vocab, vocabularySize: loaded.config.vocabulary, modelPath: loaded.path,
             embedded: loaded.tensors.embeddedTokenizer)
         let library = TemplateLibrary(directories: bundledPromptDirectories())
         let url = session.map { SessionFile.resolve($0) }
+        let promptName = sampling.prompt ?? config.prompt
         let chat: ChatSession
         if let url, FileManager.default.fileExists(atPath: url.path) {
             // A file that fails to load is reported before the screen starts and never overwritten.
             chat = try SessionFile.load(url, model: loaded, tokenizer: tokenizer)
-            if let p = sampling.prompt { chat.setTemplate(try library.template(p)) }
+            if let p = promptName { chat.setTemplate(try library.template(p)) }
             if let s = sampling.seed { chat.seed = s }
         } else {
             chat = try ChatSession(
-                model: loaded, tokenizer: tokenizer, template: try library.template(sampling.prompt ?? "default"),
+                model: loaded, tokenizer: tokenizer, template: try library.template(promptName ?? "default"),
                 seed: sampling.seed ?? 42, personaCache: .standard)
             chat.fileURL = url
+            config.apply(to: &chat.sampling)
         }
         sampling.apply(to: &chat.sampling)
-        if let n = sampling.maxTokens { chat.maxTokens = max(1, n) }
+        if let n = sampling.maxTokens ?? config.maxTokens { chat.maxTokens = max(1, n) }
         let controller = ChatController(session: chat, templates: library, personaCache: .standard)
 
+        let keys = try config.keyMap()
         let terminal = try CursesTerminal()
         let precision = loaded.tensors["blocks.0.ffn.key.weight"]?.type.description ?? "?"
-        let label = "\((model as NSString).lastPathComponent) · \(precision)"
+        let label = "\((choice.path as NSString).lastPathComponent) · \(precision)"
         let app = ChatApp(
             controller: controller, terminal: terminal, modelLabel: label,
-            autosaveDirectory: SessionFile.defaultDirectory, keys: try UserConfig.keyMap())
+            autosaveDirectory: SessionFile.defaultDirectory, keys: keys, isDemoModel: choice.isDemo)
         // Termination signals become an action: the loop stops the reply, saves and restores the terminal.
         var sources: [DispatchSourceSignal] = []
         for sig in [SIGTERM, SIGHUP, SIGINT] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { app.post(.terminate) }
+            source.setEventHandler { app.post(Action.terminate) }
             source.resume()
             sources.append(source)
         }
@@ -80,11 +106,53 @@ struct ChatScreenCommand: ParsableCommand {
     }
 }
 
+/// The first-run question: pull a real model, or try the demo model.
+enum FirstRunScreen {
+    enum Answer { case pull, demo, quit }
+
+    static let text = """
+        Welcome to rwkv-chat
+        No RWKV model is installed yet. rwkv-chat runs RWKV language models on your CPU.
+
+          p      download the default model, RWKV-7 G1a 0.1B (about 380 MB), and chat with it
+          Enter  try the tiny built-in demo model (it knows the chat format, not much else)
+          q      quit
+
+        Later: `rwkv-chat pull NAME` fetches other models (`rwkv-chat models` lists them), and
+        `rwkv-chat --model PATH` opens any .pth, .safetensors, rwkv.cpp .bin or GGUF file.
+        """
+
+    static func ask() throws -> Answer {
+        guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else { return .demo }
+        let terminal = try CursesTerminal()
+        defer { terminal.shutdown() }
+        var state = AppState(width: terminal.size.width, height: terminal.size.height, modelLabel: "")
+        state.mode = .noModel(text)
+        terminal.draw(Renderer.render(state))
+        while true {
+            guard let input = terminal.read(timeoutMs: 1000) else { continue }
+            switch input {
+            case .resize(let w, let h):
+                _ = state.reduce(.resize(width: w, height: h))
+                terminal.draw(Renderer.render(state))
+            case .key(.char("p")), .key(.char("P")), .text("p"), .text("P"): return .pull
+            case .key(.enter): return .demo
+            case .key(.char("q")), .key(.ctrl("q")), .key(.ctrl("c")), .key(.escape), .text("q"): return .quit
+            default: continue
+            }
+        }
+    }
+}
+
 /// What `rwkv-chat` shows when it has no model to chat with.
 enum NoModelScreen {
     static let text = """
         No model to chat with yet
-        rwkv-chat runs RWKV language models on your CPU. Start it with a model file:
+        rwkv-chat runs RWKV language models on your CPU. Download one with
+
+            rwkv-chat pull
+
+        or start it with a model file:
 
             rwkv-chat --model PATH
 
@@ -114,42 +182,5 @@ enum NoModelScreen {
             break
         }
         terminal.shutdown()
-    }
-}
-
-/// The per-user config file: `$XDG_CONFIG_HOME/rwkv-chat/config.json`.
-enum UserConfig {
-    static var url: URL {
-        let env = ProcessInfo.processInfo.environment
-        let base =
-            env["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".config")
-        return base.appendingPathComponent("rwkv-chat/config.json")
-    }
-
-    /// The key map with the config file's `"keys"` overrides (`{"keys": {"regenerate": "ctrl-g"}}`).
-    static func keyMap() throws -> KeyMap {
-        var map = KeyMap.standard
-        guard let data = FileManager.default.contents(atPath: url.path) else { return map }
-        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ValidationError("\(url.path): not a JSON object")
-        }
-        guard let keys = json["keys"] else { return map }
-        guard let table = keys as? [String: Any] else {
-            throw ValidationError("\(url.path): \"keys\" must be an object")
-        }
-        var overrides: [String: [String]] = [:]
-        for (name, value) in table {
-            if let s = value as? String {
-                overrides[name] = [s]
-            } else if let list = value as? [String] {
-                overrides[name] = list
-            } else {
-                throw ValidationError("\(url.path): keys.\(name) must be a key name or a list of them")
-            }
-        }
-        let problems = map.apply(overrides)
-        guard problems.isEmpty else { throw ValidationError("\(url.path): " + problems.joined(separator: "; ")) }
-        return map
     }
 }

@@ -13,7 +13,8 @@ struct RWKVChatCommand: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            ChatScreenCommand.self, EvalCommand.self, TokenizeCommand.self, DetokenizeCommand.self, InfoCommand.self,
+            ChatScreenCommand.self, PullCommand.self, ModelsCommand.self, ConfigCommand.self, EvalCommand.self,
+            TokenizeCommand.self, DetokenizeCommand.self, InfoCommand.self,
             PerplexityCommand.self, RunCommand.self, SessionCommand.self, BenchCommand.self, QuantizeCommand.self,
         ],
         defaultSubcommand: ChatScreenCommand.self

@@ -86,17 +86,3 @@ struct RunCommand: ParsableCommand {
         if url != nil && controller.session.isDirty { save() }
     }
 }
-
-/// Where the repository's `prompts/` directory is, seen from the executable (`.build/<config>/rwkv-chat`),
-/// plus `./prompts` for running from the source tree.
-func bundledPromptDirectories() -> [URL] {
-    var dirs: [URL] = []
-    if let exe = Bundle.main.executableURL?.resolvingSymlinksInPath() {
-        let bin = exe.deletingLastPathComponent()
-        dirs.append(bin.appendingPathComponent("../../prompts").standardized)
-        dirs.append(bin.appendingPathComponent("../../../prompts").standardized)
-        dirs.append(bin.appendingPathComponent("../share/rwkv-chat/prompts").standardized)
-    }
-    dirs.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("prompts"))
-    return dirs
-}

@@ -30,7 +30,9 @@ final class TestHTTPServer: @unchecked Sendable {
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
         let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(listener, 16) == 0 else { throw NSError(domain: "server", code: Int(errno)) }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -96,7 +98,9 @@ final class TestHTTPServer: @unchecked Sendable {
         if firstDrop { drops += 1 }
         lock.unlock()
         guard ["/file.bin", "/drop.bin", "/slow.bin"].contains(path) else {
-            _ = send(fd, Array("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found".utf8)[...])
+            _ = send(
+                fd, Array("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found".utf8)[...]
+            )
             return
         }
         var start = 0
@@ -104,7 +108,9 @@ final class TestHTTPServer: @unchecked Sendable {
             start = s
         }
         guard start <= body.count else {
-            _ = send(fd, Array("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)[...])
+            _ = send(
+                fd,
+                Array("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)[...])
             return
         }
         let part = body[start...]
@@ -133,5 +139,7 @@ final class TestHTTPServer: @unchecked Sendable {
 }
 
 extension Array where Element == UInt8 {
-    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
+    func ends(with suffix: [UInt8]) -> Bool {
+        count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix
+    }
 }
