@@ -237,6 +237,10 @@ public final class CursesTerminal: Terminal {
     /// Leaves curses and restores the terminal (idempotent).
     public func shutdown() {
         guard let s = screen else { return }
+        // Terminals without an alternate screen (vt100, the Linux console) would keep the
+        // last frame with the shell prompt drawn over its status line; clear it first.
+        erase()
+        refresh()
         Self.writeRaw("\u{1b}[?2004l")
         endwin()
         delscreen(s)

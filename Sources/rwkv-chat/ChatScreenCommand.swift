@@ -13,10 +13,10 @@ struct ChatScreenCommand: ParsableCommand {
         commandName: "chat",
         abstract: "The full-screen chat (the default when no subcommand is given).",
         discussion: """
-            Keys: Enter sends, Alt-Enter or Ctrl-J adds a line, Esc stops a reply, Ctrl-R regenerates,
-            Ctrl-E edits, Alt-←/→ switches branches, Alt-↑/↓ selects messages, Ctrl-Z rewinds, Ctrl-T
-            shows the tree, Ctrl-O the saved sessions, Ctrl-S saves as, Ctrl-N starts a new chat, Ctrl-Q
-            quits, F1 lists everything. The session is saved after every reply (new sessions go to the
+            Keys: Enter sends, Alt-Enter or Ctrl-J adds a line, Esc stops a reply, Ctrl-R regenerates, \
+            Ctrl-E edits, Alt-←/→ switches branches, Alt-↑/↓ selects messages, Ctrl-Z rewinds, Ctrl-T \
+            shows the tree, Ctrl-O the saved sessions, Ctrl-S saves as, Ctrl-N starts a new chat, Ctrl-Q \
+            quits, F1 lists everything. The session is saved after every reply (new sessions go to the \
             per-user sessions directory) and when you quit.
             """)
 

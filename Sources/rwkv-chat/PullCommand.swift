@@ -8,10 +8,10 @@ struct PullCommand: ParsableCommand {
         commandName: "pull",
         abstract: "Download a model (from the catalog, a URL or hf:OWNER/REPO/FILE) into the models directory.",
         discussion: """
-            With no argument, pulls the catalog's default model. The file keeps its name, goes to
-            $XDG_DATA_HOME/rwkv-chat/models (default ~/.local/share/rwkv-chat/models), is downloaded
-            under NAME.partial and renamed only when complete and verified; an interrupted download
-            resumes. .pth models also get the World vocabulary file, stored once. `rwkv-chat models`
+            With no argument, pulls the catalog's default model. The file keeps its name, goes to \
+            $XDG_DATA_HOME/rwkv-chat/models (default ~/.local/share/rwkv-chat/models), is downloaded \
+            under NAME.partial and renamed only when complete and verified; an interrupted download \
+            resumes. .pth models also get the World vocabulary file, stored once. `rwkv-chat models` \
             lists what is installed and what the catalog offers.
             """)
 

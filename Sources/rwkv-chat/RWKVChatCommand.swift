@@ -7,8 +7,8 @@ struct RWKVChatCommand: ParsableCommand {
         commandName: "rwkv-chat",
         abstract: "Chat with RWKV language models in your terminal, on the CPU.",
         discussion: """
-            With no subcommand, `rwkv-chat --model PATH` opens the full-screen chat (see
-            `rwkv-chat chat --help` for its options and keys). The tools below run RWKV v4–v7
+            With no subcommand, `rwkv-chat [--model PATH]` opens the full-screen chat (see \
+            `rwkv-chat chat --help` for its options and keys). The tools below run RWKV v4–v7 \
             models from BlinkDL .pth, .safetensors, rwkv.cpp .bin and GGUF files.
             """,
         version: "0.1.0",
