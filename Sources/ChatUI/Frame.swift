@@ -80,11 +80,11 @@ public struct Frame: Equatable, Sendable {
                 continue
             }
             if col + w > limit {
-                if col < limit { cells[y * width + col] = Cell(text: " ", style: style) }
+                if col < limit { set(col, y, Cell(text: " ", style: style)) }
                 return limit
             }
-            cells[y * width + col] = Cell(text: String(c), style: style)
-            if w == 2 { cells[y * width + col + 1] = Cell(text: "", style: style) }
+            set(col, y, Cell(text: String(c), style: style))
+            if w == 2 { set(col + 1, y, Cell(text: "", style: style)) }
             col += w
         }
         return col
@@ -92,8 +92,22 @@ public struct Frame: Equatable, Sendable {
 
     /// Fills columns `x..<x+count` of row `y` with `char` in `style`.
     public mutating func fill(_ char: Character = " ", x: Int, y: Int, count: Int, style: Style) {
-        guard y >= 0, y < height else { return }
-        for col in max(x, 0)..<min(x + count, width) { cells[y * width + col] = Cell(text: String(char), style: style) }
+        let lo = max(x, 0), hi = min(x + count, width)
+        guard y >= 0, y < height, lo < hi else { return }
+        for col in lo..<hi { set(col, y, Cell(text: String(char), style: style)) }
+    }
+
+    /// Writes one cell; overwriting half of a two-column cluster blanks its other half,
+    /// so a later write (a border, a marker) never leaves half a character behind.
+    private mutating func set(_ x: Int, _ y: Int, _ cell: Cell) {
+        let i = y * width + x
+        if cells[i].text.isEmpty, cell.text != "", x > 0 {
+            cells[i - 1] = Cell(text: " ", style: cells[i - 1].style)
+        }
+        if !cells[i].text.isEmpty, DisplayWidth.of(cells[i].text) == 2, x + 1 < width, cells[i + 1].text.isEmpty {
+            cells[i + 1] = Cell(text: " ", style: cells[i + 1].style)
+        }
+        cells[i] = cell
     }
 
     /// Row `y` as text (wide clusters once), trailing spaces removed.

@@ -335,4 +335,51 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(Key(name: "alt-left"), .altLeft)
         XCTAssertEqual(Key(name: "F2"), .function(2))
     }
+
+    /// Random key sequences at many sizes: the reducer and the renderer never crash,
+    /// and every frame has exactly the terminal's size.
+    func testRandomKeysAtManySizesNeverBreakTheScreen() {
+        let pool: [Action] = [
+            .key(.up), .key(.down), .key(.left), .key(.right), .key(.enter), .key(.escape), .key(.tab),
+            .key(.backspace), .key(.pageUp), .key(.pageDown), .key(.home), .key(.end), .key(.altUp), .key(.altDown),
+            .key(.altLeft), .key(.altRight), .key(.ctrl("t")), .key(.ctrl("o")), .key(.ctrl("e")), .key(.ctrl("s")),
+            .key(.ctrl("r")), .key(.function(1)), .key(.function(2)), .key(.char("[")), .key(.char("d")),
+            .key(.char("n")), .key(.char("y")), .key(.char("/")), .text("中文 😀 text\nmore"), .text("?"),
+            .engine(.text("streamed 漢字 ")), .engine(.info("a\nb\nc")), .engine(.error("oops")), .commandFinished,
+            .session(SessionView(tree: UIFixtures.tree())),
+            .sessionList([
+                SessionEntry(url: URL(fileURLWithPath: "/s/a.rwkvsession"), model: "m", modified: 0, turns: 1, bytes: 1)
+            ]),
+            .key(.pasteStart), .key(.pasteEnd), .tick(1e9),
+        ]
+        var rng = SystemRandomNumberGenerator()
+        for (w, h) in [(40, 10), (41, 11), (64, 16), (80, 24), (100, 30), (160, 50), (39, 9), (10, 3)] {
+            var st = UIFixtures.state(width: w, height: h)
+            for _ in 0..<400 {
+                let a = pool.randomElement(using: &rng)!
+                if case .key(.ctrl("q")) = a { continue }
+                _ = st.reduce(a)
+                if st.quitRequested { st.quitRequested = false }
+                let f = Renderer.render(st)
+                XCTAssertEqual(f.cells.count, w * h)
+                // Every two-column cluster is followed by its continuation cell inside the row,
+                // and every continuation cell follows one: no half characters, no overflow.
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let t = f[x, y].text
+                        if !t.isEmpty && DisplayWidth.of(t) == 2 {
+                            XCTAssertTrue(x + 1 < w && f[x + 1, y].text.isEmpty, "wide \(t) at \(x),\(y) of \(w)×\(h)")
+                        }
+                        if t.isEmpty {
+                            XCTAssertTrue(
+                                x > 0 && DisplayWidth.of(f[x - 1, y].text) == 2, "stray half cell at \(x),\(y)")
+                        }
+                    }
+                }
+                if let c = f.cursor {
+                    XCTAssertTrue((0...w).contains(c.x) && (0..<h).contains(c.y), "cursor \(c) at \(w)×\(h)")
+                }
+            }
+        }
+    }
 }
