@@ -46,7 +46,8 @@ let package = Package(
         // Downloads from a local HTTP server started by the tests; the catalog's well-formedness.
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
         // Screens as text snapshots, the reducer, widths, and the app loop on an in-memory terminal.
-        .testTarget(name: "ChatUITests", dependencies: ["ChatUI", "Conversation", "RWKV"]),
+        .testTarget(
+            name: "ChatUITests", dependencies: ["ChatUI", "Conversation", "RWKV"], exclude: ["Snapshots"]),
         // Runs the built `rwkv-chat` binary as a subprocess (headless mode, signals, crash safety).
         .testTarget(name: "CLITests", dependencies: ["rwkv-chat", "Conversation"]),
         .testTarget(
