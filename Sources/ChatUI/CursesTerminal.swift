@@ -23,8 +23,8 @@ public final class CursesTerminal: Terminal {
     private static let codeAltLeft: Int32 = 0x7A04, codeAltRight: Int32 = 0x7A05
     private static let codeCtrlLeft: Int32 = 0x7A06, codeCtrlRight: Int32 = 0x7A07
 
-    /// Starts curses on the controlling terminal; nil (with the reason) when there is none.
-    public init() throws {
+    /// Starts curses on the controlling terminal, drawing styles in `palette`; throws when there is none.
+    public init(palette: Palette = .standard) throws {
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else {
             throw TerminalError(
                 "the chat needs a terminal (stdin and stdout must be a TTY); use `rwkv-chat run` for pipes")
@@ -43,7 +43,7 @@ public final class CursesTerminal: Terminal {
         noecho()
         nonl()
         keypad(stdscr, true)
-        setupColors()
+        setupColors(palette)
         mousemask(mmask_t(shim_wheel_up_mask() | shim_wheel_down_mask()), nil)
         mouseinterval(0)
         let sequences: [(String, Int32)] = [
@@ -60,7 +60,7 @@ public final class CursesTerminal: Terminal {
     /// Columns and rows.
     public var size: (width: Int, height: Int) { (Int(shim_getmaxx()), Int(shim_getmaxy())) }
 
-    private func setupColors() {
+    private func setupColors(_ palette: Palette) {
         let noColor = ProcessInfo.processInfo.environment["NO_COLOR"].map { !$0.isEmpty } ?? false
         let bold = shim_a_bold(), dim = shim_a_dim(), rev = shim_a_reverse(), normal = shim_a_normal()
         // Monochrome (or NO_COLOR): attributes carry the meaning.
@@ -71,21 +71,12 @@ public final class CursesTerminal: Terminal {
         if !noColor, has_colors() {
             start_color()
             use_default_colors()
-            // (foreground, background); -1 is the terminal's default. Only the eight basic
-            // colours are used, so 8-colour terminals look the same as 256-colour ones.
-            let pairs: [Style: (Int16, Int16, Int32)] = [
-                .title: (Int16(COLOR_BLACK), Int16(COLOR_CYAN), normal),
-                .userLabel: (Int16(COLOR_GREEN), -1, bold),
-                .assistantLabel: (Int16(COLOR_CYAN), -1, bold),
-                .status: (Int16(COLOR_BLACK), Int16(COLOR_WHITE), normal),
-                .error: (Int16(COLOR_WHITE), Int16(COLOR_RED), bold),
-                .selection: (Int16(COLOR_BLACK), Int16(COLOR_YELLOW), normal),
-                .border: (Int16(COLOR_BLUE), -1, normal),
-                .accent: (Int16(COLOR_YELLOW), -1, bold),
-            ]
-            for (i, (style, spec)) in pairs.sorted(by: { $0.key.rawValue < $1.key.rawValue }).enumerated() {
-                init_pair(Int16(i + 1), spec.0, spec.1)
-                table[style] = shim_color_pair(Int32(i + 1)) | spec.2
+            // Only the eight basic colours are used, so 8-colour terminals look the same as
+            // 256-colour ones; -1 is the terminal's default colour.
+            let emphasis: [Style: Int32] = [.userLabel: bold, .assistantLabel: bold, .error: bold, .accent: bold]
+            for (i, (style, pair)) in palette.pairs.sorted(by: { $0.key.rawValue < $1.key.rawValue }).enumerated() {
+                init_pair(Int16(i + 1), pair.foreground ?? -1, pair.background ?? -1)
+                table[style] = shim_color_pair(Int32(i + 1)) | (emphasis[style] ?? normal)
             }
         }
         attrs = Style.allCases.map { table[$0] ?? normal }

@@ -86,7 +86,7 @@ struct ChatScreenCommand: ParsableCommand {
         let controller = ChatController(session: chat, templates: library, personaCache: .standard)
 
         let keys = try config.keyMap()
-        let terminal = try CursesTerminal()
+        let terminal = try CursesTerminal(palette: try config.palette())
         let precision = loaded.tensors["blocks.0.ffn.key.weight"]?.type.description ?? "?"
         let label = "\((choice.path as NSString).lastPathComponent) · \(precision)"
         let app = ChatApp(

@@ -9,11 +9,11 @@ import RWKV
 ///
 ///     {"model": "g1a-0.4b", "prompt": "default", "threads": 2, "max_tokens": 500,
 ///      "sampling": {"temperature": 1.0, "top_p": 0.3},
-///      "keys": {"regenerate": "ctrl-g", "quit": ["ctrl-q", "f10"]}}
+///      "keys": {"regenerate": "ctrl-g", "quit": ["ctrl-q", "f10"]},
+///      "colors": {"user": "green", "title": "black on cyan"}}
 ///
 /// Every field is optional. Command-line flags win over the file, the file over the
-/// template's and the program's defaults. Known limit: colours are not configurable
-/// (the UI uses the terminal's palette and honours `NO_COLOR`).
+/// template's and the program's defaults. `NO_COLOR` turns every colour off.
 struct UserConfig {
     var model: String?
     var prompt: String?
@@ -21,6 +21,7 @@ struct UserConfig {
     var maxTokens: Int?
     var sampling: [String: Double] = [:]
     var keys: [String: [String]] = [:]
+    var colors: [String: String] = [:]
     /// Whether the file exists.
     var present = false
 
@@ -45,8 +46,9 @@ struct UserConfig {
         guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw bad("not a JSON object")
         }
-        for key in json.keys where !["model", "prompt", "threads", "max_tokens", "sampling", "keys"].contains(key) {
-            throw bad("unknown setting \"\(key)\" (model, prompt, threads, max_tokens, sampling, keys)")
+        let known = ["model", "prompt", "threads", "max_tokens", "sampling", "keys", "colors"]
+        for key in json.keys where !known.contains(key) {
+            throw bad("unknown setting \"\(key)\" (\(known.joined(separator: ", ")))")
         }
         if let v = json["model"] {
             guard let s = v as? String else { throw bad("\"model\" must be a path or a catalog name") }
@@ -84,7 +86,23 @@ struct UserConfig {
                 }
             }
         }
+        if let v = json["colors"] {
+            guard let table = v as? [String: String] else {
+                throw bad("\"colors\" must map style names to colours, e.g. {\"user\": \"green\"}")
+            }
+            c.colors = table
+        }
         return c
+    }
+
+    /// The palette with this file's overrides.
+    func palette() throws -> Palette {
+        var p = Palette.standard
+        let problems = p.apply(colors)
+        guard problems.isEmpty else {
+            throw ValidationError("\(Self.url.path): " + problems.joined(separator: "; "))
+        }
+        return p
     }
 
     /// The key map with this file's overrides.
@@ -197,8 +215,13 @@ struct ConfigCommand: ParsableCommand {
                 "  \(b.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)) \(keys)  [\(c.keys[b.rawValue] != nil ? "config file" : "default")]"
             )
         }
-        print(
-            "colours:     \(ProcessInfo.processInfo.environment["NO_COLOR"].map { $0.isEmpty ? "terminal" : "off (NO_COLOR)" } ?? "terminal")"
-        )
+        let noColor = ProcessInfo.processInfo.environment["NO_COLOR"].map { !$0.isEmpty } ?? false
+        print("colours:\(noColor ? "     off (NO_COLOR is set)" : "")")
+        let palette = try c.palette()
+        for (name, style) in Palette.styleNames.sorted(by: { $0.key < $1.key }) {
+            let source = c.colors[name] != nil ? "config file" : "default"
+            print(
+                "  \(name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(palette.describe(style))  [\(source)]")
+        }
     }
 }

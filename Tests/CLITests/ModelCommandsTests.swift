@@ -32,16 +32,23 @@ final class ModelCommandsTests: XCTestCase {
     func testConfigShowsWhereEachSettingComesFrom() throws {
         try FileManager.default.createDirectory(
             at: configFile.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(#"{"prompt": "plain", "sampling": {"temperature": 0.25}, "keys": {"regenerate": "ctrl-g"}}"#.utf8)
-            .write(to: configFile)
+        try Data(
+            #"{"prompt": "plain", "sampling": {"temperature": 0.25}, "keys": {"regenerate": "ctrl-g"}, "colors": {"user": "magenta on black"}}"#
+                .utf8
+        ).write(to: configFile)
         let (code, out) = try CLI.run(["config"])
         XCTAssertEqual(code, 0, out)
         XCTAssertTrue(out.contains("prompt:      plain  [config file]"), out)
         XCTAssertTrue(out.contains("0.25  [config file]"), out)
         XCTAssertTrue(out.contains("Ctrl-G  [config file]"), out)
         XCTAssertTrue(out.contains("[template plain]"), out)
+        XCTAssertTrue(out.contains("magenta on black  [config file]"), out)
+        XCTAssertTrue(out.contains("cyan  [default]"), out)
         try Data(#"{"sampling": {"temprature": 1}}"#.utf8).write(to: configFile)
         let (bad, _) = try CLI.run(["config"])
         XCTAssertNotEqual(bad, 0, "a misspelt setting is an error naming it")
+        try Data(#"{"colors": {"user": "greenish"}}"#.utf8).write(to: configFile)
+        let (badColor, _) = try CLI.run(["config"])
+        XCTAssertNotEqual(badColor, 0, "an unknown colour is an error")
     }
 }

@@ -65,3 +65,15 @@ final class InputEditorTests: XCTestCase {
         XCTAssertEqual(full.caretRow, 1, "a caret after a full row moves to the next row")
     }
 }
+
+final class PaletteTests: XCTestCase {
+    func testColourOverrides() {
+        var p = Palette.standard
+        XCTAssertEqual(p.apply(["user": "magenta", "title": "White on Blue", "dim": "default"]), [])
+        XCTAssertEqual(p.describe(.userLabel), "magenta")
+        XCTAssertEqual(p.describe(.title), "white on blue")
+        XCTAssertEqual(p.describe(.dim), "default")
+        XCTAssertEqual(p.apply(["user": "greenish", "nonsense": "red", "status": "red on"]).count, 3)
+        XCTAssertEqual(p.describe(.userLabel), "magenta", "a bad value changes nothing")
+    }
+}
