@@ -68,21 +68,32 @@ public enum Transcript {
             if count >= atLeast && found { return (blocks.reversed().flatMap { $0 }, false) }
             guard let turn = view.tree[id] else { continue }
             let (sibs, index) = view.tree.siblings(of: id)
-            var accent = sibs.count > 1 ? " ‹ \(index + 1)/\(sibs.count) ›" : ""
-            if turn.bookmarked { accent += " ★" }
-            switch turn.finish {
-            case .cancelled: accent += " (cancelled)"
-            case .length: accent += " (cut at the length limit)"
-            default: break
+            let key = BlockKey(
+                node: id, width: width, expanded: state.showThinking, text: turn.text.hashValue, role: turn.role,
+                finish: turn.finish, bookmarked: turn.bookmarked, sibling: index, siblings: sibs.count)
+            let block: [Line]
+            if let cached = BlockCache.shared.get(key) {
+                block = cached
+            } else {
+                var accent = sibs.count > 1 ? " ‹ \(index + 1)/\(sibs.count) ›" : ""
+                if turn.bookmarked { accent += " ★" }
+                switch turn.finish {
+                case .cancelled: accent += " (cancelled)"
+                case .length: accent += " (cut at the length limit)"
+                default: break
+                }
+                let label = turn.role == .user ? "You" : "Assistant"
+                var fresh = [
+                    Line(
+                        text: label, style: turn.role == .user ? .userLabel : .assistantLabel, node: id, accent: accent)
+                ]
+                let parts =
+                    turn.role == .assistant ? thoughts(turn.text, expanded: state.showThinking) : [(turn.text, false)]
+                for (chunk, isThought) in parts { fresh += body(chunk, style: isThought ? .dim : .normal, node: id) }
+                fresh.append(Line(text: "", style: .normal, node: nil))
+                BlockCache.shared.set(key, fresh)
+                block = fresh
             }
-            let label = turn.role == .user ? "You" : "Assistant"
-            var block = [
-                Line(text: label, style: turn.role == .user ? .userLabel : .assistantLabel, node: id, accent: accent)
-            ]
-            let parts =
-                turn.role == .assistant ? thoughts(turn.text, expanded: state.showThinking) : [(turn.text, false)]
-            for (chunk, isThought) in parts { block += body(chunk, style: isThought ? .dim : .normal, node: id) }
-            block.append(Line(text: "", style: .normal, node: nil))
             blocks.append(block)
             count += block.count
             if id == through { found = true }
@@ -128,5 +139,34 @@ public enum Transcript {
     /// The first line index of `node`'s label in `lines`.
     static func firstLine(of node: NodeID, in lines: [Line]) -> Int? {
         lines.firstIndex { $0.node == node }
+    }
+}
+
+/// What a message's laid-out lines depend on (its text by hash).
+struct BlockKey: Hashable {
+    var node: NodeID, width: Int, expanded: Bool, text: Int, role: Turn.Role
+    var finish: Turn.Finish, bookmarked: Bool, sibling: Int, siblings: Int
+}
+
+/// Laid-out message blocks, so scrolling through a long conversation wraps each
+/// message once rather than on every frame. Invisible to callers: a key stands for
+/// everything the lines depend on, so a hit returns exactly what laying out again
+/// would. Bounded: it starts over past 20,000 blocks.
+final class BlockCache: @unchecked Sendable {
+    static let shared = BlockCache()
+    private let lock = NSLock()
+    private var blocks: [BlockKey: [Transcript.Line]] = [:]
+
+    func get(_ key: BlockKey) -> [Transcript.Line]? {
+        lock.lock()
+        defer { lock.unlock() }
+        return blocks[key]
+    }
+
+    func set(_ key: BlockKey, _ lines: [Transcript.Line]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if blocks.count > 20_000 { blocks.removeAll(keepingCapacity: true) }
+        blocks[key] = lines
     }
 }

@@ -31,8 +31,10 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("session-tokens"), help: "Approximate total tokens of that session.")
     var sessionTokens: Int = 2000
     @Flag(name: .long, help: "Print one JSON object.") var json = false
+    @Flag(name: .long, help: "Time the full-screen chat's reducer and renderer instead of a model.") var ui = false
 
     func validate() throws {
+        if ui { return }
         guard (model == nil) != (synthetic == nil) else {
             throw ValidationError("give exactly one of --model and --synthetic")
         }
@@ -42,6 +44,10 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if ui {
+            runUI()
+            return
+        }
         var out: [String: Any] = ["threads": threads]
         let loadStart = Date()
         let m: Model
