@@ -61,8 +61,12 @@ public final class Model: @unchecked Sendable {
     static let implementations: [ModelImplementation.Type] = [RWKV7.self, RWKV6.self, RWKV5.self, RWKV4.self]
 
     /// Loads the model at `path` (any supported format), detecting its generation once.
-    public static func load(path: String, threads: Int = 1) throws -> Model {
+    ///
+    /// `precision`, when given, converts the large matrices to that type once at load
+    /// (`TensorTable.convertLargeMatrices`); without it the file's types are used in place.
+    public static func load(path: String, threads: Int = 1, precision: WeightType? = nil) throws -> Model {
         let table = try ModelFormat.open(path: path)
+        if let precision { table.convertLargeMatrices(to: precision) }
         let version = ArchitectureVersion.detect(table)
         guard let type = implementations.first(where: { $0.implements(version) }) else {
             throw ModelFileError(

@@ -19,7 +19,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Model file to measure.") var model: String?
     @Option(name: .long, help: "Synthetic RWKV-7 shape instead of a file: 0.1b, 0.4b, 1.5b, 2.9b, 7.2b.")
     var synthetic: String?
-    @Option(name: .long, help: "Weight type of a synthetic model: fp32, fp16, bf16.") var precision: String = "fp16"
+    @Option(
+        name: .long,
+        help:
+            "Weight type: fp32, fp16, bf16 for a synthetic model (default fp16); for a file, also q8_0 … q4_0 (converted at load; default as stored)."
+    )
+    var precision: String?
     @Option(name: .long, help: "Threads.") var threads: Int = 1
     @Option(name: .long, help: "Generated tokens timed.") var tokens: Int = 32
     @Option(name: .long, help: "Prompt length for prefill.") var prefill: Int = 512
@@ -38,9 +43,10 @@ struct BenchCommand: ParsableCommand {
         guard (model == nil) != (synthetic == nil) else {
             throw ValidationError("give exactly one of --model and --synthetic")
         }
-        guard ["fp32", "fp16", "bf16"].contains(precision) else {
-            throw ValidationError("--precision is fp32, fp16 or bf16")
+        if synthetic != nil, let p = precision, !["fp32", "fp16", "bf16"].contains(p) {
+            throw ValidationError("a synthetic model's --precision is fp32, fp16 or bf16")
         }
+        _ = try parsePrecision(precision)
     }
 
     func run() throws {
@@ -52,12 +58,12 @@ struct BenchCommand: ParsableCommand {
         let loadStart = Date()
         let m: Model
         if let synthetic {
-            let type: WeightType = precision == "fp32" ? .f32 : precision == "bf16" ? .bf16 : .f16
+            let type = try parsePrecision(precision) ?? .f16
             m = try SyntheticModel.make(synthetic, type: type, threads: threads)
             out["shape"] = synthetic
-            out["precision"] = precision
+            out["precision"] = type.description
         } else {
-            m = try Model.load(path: model!, threads: threads)
+            m = try Model.load(path: model!, threads: threads, precision: try parsePrecision(precision))
             out["model"] = model!
             out["precision"] = Set(m.tensors.tensors.filter { $0.shape.count == 2 }.map { $0.type.description })
                 .sorted().joined(separator: "+")

@@ -33,6 +33,9 @@ struct ChatScreenCommand: ParsableCommand {
     @Option(name: .long, help: "Threads for matrix products. Default: all cores.")
     var threads: Int?
 
+    @Option(name: .long, help: "Convert the large matrices at load: fp32, fp16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0.")
+    var precision: String?
+
     @Option(name: .long, help: "Session file, or a bare name kept in the per-user sessions directory.")
     var session: String?
 
@@ -60,7 +63,9 @@ struct ChatScreenCommand: ParsableCommand {
                 }
             }
         }
-        let loaded = try Model.load(path: choice.path, threads: threads ?? config.threads ?? ThreadPool.availableCores)
+        let loaded = try Model.load(
+            path: choice.path, threads: threads ?? config.threads ?? ThreadPool.availableCores,
+            precision: try parsePrecision(precision))
         if !choice.isDemo { LastModel.record(URL(fileURLWithPath: choice.path)) }
         let tokenizer = try TokenizerChoice.tokenizer(
             vocabPath: vocab, vocabularySize: loaded.config.vocabulary, modelPath: loaded.path,

@@ -16,9 +16,17 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Threads for matrix products (results do not depend on it). Default: all cores.")
     var threads: Int?
 
-    /// Loads the model with the requested thread count.
+    @Option(
+        name: .long,
+        help:
+            "Convert the large matrices at load: fp32, fp16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0. Default: as stored in the file."
+    )
+    var precision: String?
+
+    /// Loads the model with the requested thread count and precision.
     func load() throws -> Model {
-        try Model.load(path: model, threads: threads ?? ThreadPool.availableCores)
+        try Model.load(
+            path: model, threads: threads ?? ThreadPool.availableCores, precision: try parsePrecision(precision))
     }
 
     /// The tokenizer for `model`.
@@ -50,4 +58,17 @@ func writeFloats(_ values: [Float], to path: String) throws {
 /// Writes `bytes` to `path` through a temporary file and a rename, so a failure never leaves half a file.
 func writeBytes(_ bytes: [UInt8], to path: String) throws {
     try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+}
+
+/// The weight type named by a `--precision` value (nil for none).
+func parsePrecision(_ name: String?) throws -> WeightType? {
+    guard let name else { return nil }
+    let types: [String: WeightType] = [
+        "fp32": .f32, "f32": .f32, "fp16": .f16, "f16": .f16, "bf16": .bf16, "q8_0": .q8_0, "q5_1": .q5_1,
+        "q5_0": .q5_0, "q4_1": .q4_1, "q4_0": .q4_0,
+    ]
+    guard let t = types[name.lowercased()] else {
+        throw ValidationError("--precision must be one of fp32, fp16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0")
+    }
+    return t
 }

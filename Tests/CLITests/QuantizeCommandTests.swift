@@ -26,4 +26,13 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertNotEqual(bad, 0, message)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.bin").path))
     }
+
+    func testPrecisionConvertsAtLoad() throws {
+        for p in ["fp16", "bf16", "q8_0"] {
+            let (code, out) = try CLI.run(["eval", "--model", CLI.model, "--precision", p, "--tokens", "72,105"])
+            XCTAssertEqual(code, 0, "\(p): \(out)")
+        }
+        let (bad, _) = try CLI.run(["eval", "--model", CLI.model, "--precision", "fp8", "--tokens", "72"])
+        XCTAssertNotEqual(bad, 0)
+    }
 }
