@@ -37,6 +37,10 @@ struct BenchCommand: ParsableCommand {
     var sessionTokens: Int = 2000
     @Flag(name: .long, help: "Print one JSON object.") var json = false
     @Flag(name: .long, help: "Time the full-screen chat's reducer and renderer instead of a model.") var ui = false
+    @Option(
+        name: .long,
+        help: "Write the synthetic model to this GGUF file (to time loading a real file of that shape) and stop.")
+    var save: String?
 
     func validate() throws {
         if ui { return }
@@ -62,6 +66,11 @@ struct BenchCommand: ParsableCommand {
             m = try SyntheticModel.make(synthetic, type: type, threads: threads)
             out["shape"] = synthetic
             out["precision"] = type.description
+            if let save {
+                try GGUFWriter.write(m, to: save, type: type)
+                print("wrote \(save)")
+                return
+            }
         } else {
             m = try Model.load(path: model!, threads: threads, precision: try parsePrecision(precision))
             out["model"] = model!
