@@ -65,13 +65,26 @@ public enum DisplayWidth {
                 out += "    "
             } else if c == "\r\n" {
                 out.append("\n")
-            } else if c.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-                out.append("\u{FFFD}")
             } else {
-                out.append(c)
+                out.append(displayable(c))
             }
         }
         return out
+    }
+
+    /// `c`, or U+FFFD when a terminal could not agree with us on its width: control
+    /// characters, unassigned and private-use code points (for which `wcwidth` answers
+    /// -1 or guesses). Random bytes from a model can decode to any of these, and a
+    /// width disagreement would leave stale cells on the screen.
+    public static func displayable(_ c: Character) -> Character {
+        if c.asciiValue.map({ $0 >= 0x20 && $0 < 0x7F }) == true { return c }
+        for s in c.unicodeScalars {
+            switch s.properties.generalCategory {
+            case .control, .unassigned, .privateUse, .surrogate: return "\u{FFFD}"
+            default: continue
+            }
+        }
+        return c
     }
 
     /// Splits `text` into lines of at most `width` columns: at newlines, then at the last

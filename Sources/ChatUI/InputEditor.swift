@@ -148,7 +148,7 @@ public struct InputEditor: Equatable, Sendable {
                 col = 0
                 continue
             }
-            let shown: Character = c == "\t" ? " " : c
+            let shown: Character = c == "\t" ? " " : DisplayWidth.displayable(c)
             let w = max(DisplayWidth.of(shown), 0)
             if col + w > width {
                 rows.append("")

@@ -77,9 +77,13 @@ final class TerminalUITests: XCTestCase {
         try waitFor("the chat to be idle", file: file, line: line) { !$0.contains("stops") && $0.contains("Ctrl-R") }
     }
 
+    /// Per-user directories inside this test's scratch folder.
+    var environment: String {
+        "XDG_DATA_HOME=\(home.path)/data XDG_CONFIG_HOME=\(home.path)/config XDG_CACHE_HOME=\(home.path)/cache"
+    }
+
     func start(width: Int = 100, height: Int = 30, extra: String = "") throws {
-        let env =
-            "XDG_DATA_HOME=\(home.path)/data XDG_CONFIG_HOME=\(home.path)/config XDG_CACHE_HOME=\(home.path)/cache"
+        let env = environment
         let command =
             "env \(env) TERM=xterm-256color \(CLI.binary.path) --model \(CLI.model) --session e2e --max-tokens 12 --seed 3 \(extra); echo EXIT=$?; sleep 60"
         try tmux("new-session", "-d", "-s", "chat", "-x", "\(width)", "-y", "\(height)", command)
@@ -142,7 +146,7 @@ final class TerminalUITests: XCTestCase {
         // Reopen the session: the same transcript and branch indicators are back.
         try tmux("kill-session", "-t", "chat")
         try start(width: 60, height: 20)
-        let after = try waitFor("the reopened session") { $0.contains("Long one") }
+        let after = try waitFor("the reopened session") { $0.contains("Ctrl-R") && !$0.contains("Type a message") }
         func transcript(_ screen: String) -> [String] {
             // The message lines (the title, input and status lines differ in their figures).
             screen.split(separator: "\n").map(String.init).filter {
@@ -150,7 +154,9 @@ final class TerminalUITests: XCTestCase {
             }
         }
         XCTAssertEqual(transcript(after), transcript(before), "after:\n\(after)\nbefore:\n\(before)")
-        XCTAssertTrue(after.contains("(cancelled)"), after)
+        let file = home.appendingPathComponent("data/rwkv-chat/sessions/e2e.rwkvsession")
+        let (_, info) = try CLI.run(["session", "info", file.path])
+        XCTAssertTrue(info.contains("\"Long one\"") && info.contains("(cancelled)"), info)
         try tmux("send-keys", "-t", "chat", "C-q")
         try waitFor("the second exit") { $0.contains("EXIT=0") }
     }
@@ -207,6 +213,26 @@ final class TerminalUITests: XCTestCase {
         // The session from before the crash is intact.
         let reopened = try SessionSummary.turns(saved)
         XCTAssertEqual(reopened, 1)
+    }
+
+    func testFirstRunOffersOneKeyPullAndFallsBackToTheDemoModelOffline() throws {
+        // No --model and nothing installed: the first-run screen. The network is cut with
+        // an unusable proxy, so `p` fails cleanly and the demo model takes over.
+        let command =
+            "env \(environment) https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 TERM=xterm-256color \(CLI.binary.path); echo EXIT=$?; sleep 60"
+        try tmux("new-session", "-d", "-s", "chat", "-x", "100", "-y", "30", command)
+        try waitFor("the first-run screen") { $0.contains("Welcome to rwkv-chat") }
+        try tmux("send-keys", "-t", "chat", "p")
+        let failed = try waitFor("the failed download") { $0.contains("Starting with the demo model instead") }
+        XCTAssertTrue(failed.contains("check the network connection"), failed)
+        try tmux("send-keys", "-t", "chat", "Enter")
+        let s = try waitFor("the demo chat") { $0.contains("Type a message") && $0.contains("demo model") }
+        XCTAssertTrue(s.contains("rwkv7-demo-byte.pth"), s)
+        let models = home.appendingPathComponent("data/rwkv-chat/models")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: models.path)) ?? []
+        XCTAssertTrue(left.allSatisfy { $0.hasSuffix(".partial") }, "no file under a model's name: \(left)")
+        try tmux("send-keys", "-t", "chat", "C-q")
+        try waitFor("the exit") { $0.contains("EXIT=0") }
     }
 }
 
