@@ -156,7 +156,8 @@ extension AppState {
         }
         let layout = ScreenLayout(self)
         let page = max(layout.transcriptHeight - 2, 1)
-        completions = completions.isEmpty ? completions : (key == .tab ? completions : [])
+        // Candidates shown after Tab stay up only while Tab is pressed again.
+        if key != .tab { completions = [] }
         switch key {
         case .enter: return send()
         case .tab: return complete()

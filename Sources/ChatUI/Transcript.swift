@@ -28,11 +28,6 @@ public enum Transcript {
         return path.filter { view.tree[$0]?.role != .persona }
     }
 
-    /// All lines for `width` columns.
-    public static func lines(_ state: AppState, width: Int) -> [Line] {
-        lines(state, width: width, atLeast: Int.max, through: nil).lines
-    }
-
     /// The last lines of the transcript: whole messages from the bottom up until there are
     /// at least `atLeast` lines and `through` (if given) is included. `complete` is true
     /// when the top was reached. Laying out only what is on screen keeps a frame of a

@@ -101,7 +101,7 @@ enum GGUFLayout {
                 table.replace(t.name, with: [t.renamed(stem + name, shape: [1, 1, t.count])])
             } else if let name = r.transposed[rest] {
                 guard t.shape.count == 2 else { throw badShape(table, t, "a matrix") }
-                table.replace(t.name, with: [RWKVCppFile.transposedFloat32(t, in: table).renamed(stem + name)])
+                table.replace(t.name, with: [table.transposedFloat32(t).renamed(stem + name)])
             } else if let name = r.perHead[rest] {
                 guard headSize > 0, t.count % headSize == 0 else { throw badShape(table, t, "heads of \(headSize)") }
                 table.replace(t.name, with: [t.renamed(stem + name, shape: [t.count / headSize, headSize])])
@@ -119,26 +119,13 @@ enum GGUFLayout {
                     })
             } else if architecture == "rwkv6", rest == v6MixW2.0 {
                 guard t.shape.count == 3 else { throw badShape(table, t, "(5, C, D)") }
-                table.replace(t.name, with: [swappedLastAxes(t, in: table).renamed(stem + v6MixW2.1)])
+                table.replace(t.name, with: [table.swappedLastAxesFloat32(t).renamed(stem + v6MixW2.1)])
             }
         }
     }
 
     static func badShape(_ table: TensorTable, _ t: Tensor, _ expected: String) -> ModelFileError {
         ModelFileError(table.path, .badShape, "tensor '\(t.name)' has shape \(t.shape), expected \(expected)")
-    }
-
-    /// A 3-D tensor `(n, a, b)` as a float32 `(n, b, a)`.
-    static func swappedLastAxes(_ t: Tensor, in table: TensorTable) -> Tensor {
-        let (n, a, b) = (t.shape[0], t.shape[1], t.shape[2])
-        let src = t.floats()
-        let out = table.allocate(byteCount: src.count * 4).bindMemory(to: Float.self, capacity: src.count)
-        for j in 0..<n {
-            for x in 0..<a {
-                for y in 0..<b { out[(j * b + y) * a + x] = src[(j * a + x) * b + y] }
-            }
-        }
-        return Tensor(name: t.name, shape: [n, b, a], type: .f32, data: UnsafeRawPointer(out))
     }
 }
 

@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 import Kernels
 
@@ -112,7 +111,7 @@ public enum GGUFWriter {
         for (r, at) in zip(records, offsets) {
             let values = r.values()
             var data = [UInt8](repeating: 0, count: r.type.byteCount(elements: values.count))
-            encode(values, as: r.type, into: &data)
+            data.withUnsafeMutableBytes { r.type.encode(values, into: $0.baseAddress!) }
             let next = offsets.first(where: { $0 > at }) ?? padded(at + data.count)
             data += [UInt8](repeating: 0, count: next - at - data.count)
             try handle.write(contentsOf: data)
@@ -204,7 +203,7 @@ public enum GGUFWriter {
             } else if rules.fusedParts.contains(rest) {
                 continue
             } else if arch == "rwkv6", rest == GGUFLayout.v6MixW2.1, t.shape.count == 3 {
-                let swapped = GGUFLayout.swappedLastAxes(t, in: table)
+                let swapped = table.swappedLastAxesFloat32(t)
                 out.append(
                     Record(name: stem + GGUFLayout.v6MixW2.0, shape: swapped.shape, type: .f32, values: swapped.floats))
             } else {
@@ -215,21 +214,6 @@ public enum GGUFWriter {
             }
         }
         return out
-    }
-
-    /// Encodes float32 values in `type` (bf16 rounds to nearest even, as PyTorch does).
-    static func encode(_ values: [Float], as type: WeightType, into data: inout [UInt8]) {
-        data.withUnsafeMutableBytes { raw in
-            if type == .bf16 {
-                for (i, v) in values.enumerated() {
-                    let bits = v.bitPattern
-                    let rounded = v.isNaN ? bits | 0x40_0000 : bits &+ 0x7FFF &+ ((bits >> 16) & 1)
-                    raw.storeBytes(of: UInt16(rounded >> 16).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
-                }
-            } else {
-                _ = ck_quantize(Int32(type.rawValue), values, raw.baseAddress!, values.count)
-            }
-        }
     }
 
     static func appendString(_ bytes: [UInt8], to out: inout [UInt8]) {

@@ -113,24 +113,13 @@ enum RWKVCppFile {
             } else if t.name.contains(".att."), let last = t.name.split(separator: ".").last,
                 loraNames.contains(String(last)), t.shape.count == 2
             {
-                table.set(transposedFloat32(t, in: table))
+                table.set(table.transposedFloat32(t))
             }
         }
     }
 }
 
 extension RWKVCppFile {
-    /// A 2-D tensor transposed into a new float32 tensor (dequantizing it if needed).
-    static func transposedFloat32(_ t: Tensor, in table: TensorTable) -> Tensor {
-        let rows = t.shape[0], cols = t.shape[1]
-        let src = t.floats()
-        let out = table.allocate(byteCount: rows * cols * 4).bindMemory(to: Float.self, capacity: rows * cols)
-        for r in 0..<rows {
-            for c in 0..<cols { out[c * rows + r] = src[r * cols + c] }
-        }
-        return Tensor(name: t.name, shape: [cols, rows], type: .f32, data: UnsafeRawPointer(out))
-    }
-
     /// Undoes rwkv.cpp's RWKV-6 rearrangements: `time_maa_w1`, `time_decay_w1` and
     /// `time_decay_w2` are stored transposed, and `time_maa_w2` with its last two axes swapped.
     static func canonicalizeV6(_ table: TensorTable) throws {
@@ -141,19 +130,11 @@ extension RWKVCppFile {
                 guard t.shape.count == 2 else {
                     throw ModelFileError(table.path, .badShape, "'\(t.name)' is not a matrix")
                 }
-                table.set(transposedFloat32(t, in: table))
+                table.set(table.transposedFloat32(t))
             } else if t.name.hasSuffix(".att.time_maa_w2") {
                 // Stored as [5, C, D]; the checkpoint has [5, D, C].
                 guard t.shape.count == 3 else { throw ModelFileError(table.path, .badShape, "'\(t.name)' is not 3-D") }
-                let (n, a, b) = (t.shape[0], t.shape[1], t.shape[2])
-                let src = t.floats()
-                let out = table.allocate(byteCount: src.count * 4).bindMemory(to: Float.self, capacity: src.count)
-                for j in 0..<n {
-                    for x in 0..<a {
-                        for y in 0..<b { out[(j * b + y) * a + x] = src[(j * a + x) * b + y] }
-                    }
-                }
-                table.set(Tensor(name: t.name, shape: [n, b, a], type: .f32, data: UnsafeRawPointer(out)))
+                table.set(table.swappedLastAxesFloat32(t))
             }
         }
     }

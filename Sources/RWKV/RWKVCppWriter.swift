@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 import Kernels
 
@@ -69,9 +68,7 @@ public enum RWKVCppWriter {
             if shape.isEmpty { shape = [1] }
             let target = storageType(name: name, shape: shape, version: version, requested: type)
             var data = [UInt8](repeating: 0, count: target.byteCount(elements: values.count))
-            data.withUnsafeMutableBytes { raw in
-                _ = ck_quantize(Int32(target.rawValue), values, raw.baseAddress!, values.count)
-            }
+            data.withUnsafeMutableBytes { target.encode(values, into: $0.baseAddress!) }
             let key = Array(name.utf8)
             out.appendLE(UInt32(shape.count))
             out.appendLE(UInt32(key.count))

@@ -1,4 +1,3 @@
-import CKernels
 import Kernels
 
 extension TensorTable {
@@ -25,17 +24,7 @@ extension TensorTable {
             let values = t.floats()
             let bytes = type.byteCount(elements: values.count)
             let raw = allocate(byteCount: bytes)
-            if type == .bf16 {
-                let out = raw.bindMemory(to: UInt16.self, capacity: values.count)
-                for (i, v) in values.enumerated() {
-                    // Round to nearest even, as PyTorch's float → bfloat16 does.
-                    let bits = v.bitPattern
-                    let rounded = v.isNaN ? bits | 0x40_0000 : bits &+ 0x7FFF &+ ((bits >> 16) & 1)
-                    out[i] = UInt16(rounded >> 16)
-                }
-            } else {
-                _ = ck_quantize(Int32(type.rawValue), values, raw, values.count)
-            }
+            type.encode(values, into: raw)
             set(Tensor(name: t.name, shape: t.shape, type: type, data: UnsafeRawPointer(raw)))
             converted += 1
         }

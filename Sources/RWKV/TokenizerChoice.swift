@@ -40,4 +40,12 @@ public enum TokenizerChoice {
             "no tokenizer for a \(vocabularySize)-token vocabulary: pass --vocab PATH (the World vocabulary is \(worldVocabularyFile))"
         )
     }
+
+    /// The tokenizer for a loaded model: `vocabPath` if given, else the one stored in
+    /// the file, else the one its vocabulary size and directory call for.
+    public static func tokenizer(for model: Model, vocabPath: String?) throws -> Tokenizer {
+        try tokenizer(
+            vocabPath: vocabPath, vocabularySize: model.config.vocabulary, modelPath: model.path,
+            embedded: model.tensors.embeddedTokenizer)
+    }
 }

@@ -67,9 +67,7 @@ struct ChatScreenCommand: ParsableCommand {
             path: choice.path, threads: threads ?? config.threads ?? ThreadPool.availableCores,
             precision: try parsePrecision(precision))
         if !choice.isDemo { LastModel.record(URL(fileURLWithPath: choice.path)) }
-        let tokenizer = try TokenizerChoice.tokenizer(
-            vocabPath: vocab, vocabularySize: loaded.config.vocabulary, modelPath: loaded.path,
-            embedded: loaded.tensors.embeddedTokenizer)
+        let tokenizer = try TokenizerChoice.tokenizer(for: loaded, vocabPath: vocab)
         let library = TemplateLibrary(directories: bundledPromptDirectories())
         let url = session.map { SessionFile.resolve($0) }
         let promptName = sampling.prompt ?? config.prompt
@@ -129,6 +127,21 @@ enum FirstRunScreen {
 
     static func ask() throws -> Answer {
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else { return .demo }
+        return try MessageScreen.show(text) { input -> Answer? in
+            switch input {
+            case .key(.char("p")), .key(.char("P")), .text("p"), .text("P"): return .pull
+            case .key(.enter): return .demo
+            case .key(.char("q")), .key(.ctrl("q")), .key(.ctrl("c")), .key(.escape), .text("q"): return .quit
+            default: return nil
+            }
+        }
+    }
+}
+
+/// A full-screen message (the first-run and no-model screens): redrawn on resize until a key arrives.
+enum MessageScreen {
+    /// Shows `text` until `answer` maps an input (a key or typed text) to a result.
+    static func show<Result>(_ text: String, answer: (TerminalInput) -> Result?) throws -> Result {
         let terminal = try CursesTerminal()
         defer { terminal.shutdown() }
         var state = AppState(width: terminal.size.width, height: terminal.size.height, modelLabel: "")
@@ -136,14 +149,11 @@ enum FirstRunScreen {
         terminal.draw(Renderer.render(state))
         while true {
             guard let input = terminal.read(timeoutMs: 1000) else { continue }
-            switch input {
-            case .resize(let w, let h):
+            if case .resize(let w, let h) = input {
                 _ = state.reduce(.resize(width: w, height: h))
                 terminal.draw(Renderer.render(state))
-            case .key(.char("p")), .key(.char("P")), .text("p"), .text("P"): return .pull
-            case .key(.enter): return .demo
-            case .key(.char("q")), .key(.ctrl("q")), .key(.ctrl("c")), .key(.escape), .text("q"): return .quit
-            default: continue
+            } else if let result = answer(input) {
+                return result
             }
         }
     }
@@ -173,19 +183,6 @@ enum NoModelScreen {
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else {
             throw ValidationError("no model: start the chat with --model PATH (see rwkv-chat --help)")
         }
-        let terminal = try CursesTerminal()
-        var state = AppState(width: terminal.size.width, height: terminal.size.height, modelLabel: "")
-        state.mode = .noModel(text)
-        terminal.draw(Renderer.render(state))
-        while true {
-            guard let input = terminal.read(timeoutMs: 1000) else { continue }
-            if case .resize(let w, let h) = input {
-                _ = state.reduce(.resize(width: w, height: h))
-                terminal.draw(Renderer.render(state))
-                continue
-            }
-            break
-        }
-        terminal.shutdown()
+        try MessageScreen.show(text) { _ in () }
     }
 }

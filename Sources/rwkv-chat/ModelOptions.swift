@@ -31,9 +31,7 @@ struct ModelOptions: ParsableArguments {
 
     /// The tokenizer for `model`.
     func tokenizer(for model: Model) throws -> Tokenizer {
-        try TokenizerChoice.tokenizer(
-            vocabPath: vocab, vocabularySize: model.config.vocabulary, modelPath: model.path,
-            embedded: model.tensors.embeddedTokenizer)
+        try TokenizerChoice.tokenizer(for: model, vocabPath: vocab)
     }
 }
 

@@ -44,9 +44,7 @@ struct QuantizeCommand: ParsableCommand {
         if gguf {
             // The vocabulary goes inside the file when one can be found; byte-level models need none.
             let find = {
-                try TokenizerChoice.tokenizer(
-                    vocabPath: vocab, vocabularySize: model.config.vocabulary, modelPath: model.path,
-                    embedded: model.tensors.embeddedTokenizer)
+                try TokenizerChoice.tokenizer(for: model, vocabPath: vocab)
             }
             // An explicit --vocab must load; otherwise a missing vocabulary just leaves it out.
             let tokenizer = vocab != nil ? try find() : try? find()
