@@ -1,4 +1,4 @@
-/// An owned, fixed-size, 64-byte-aligned float32 buffer for kernel scratch space.
+/// An owned, fixed-size, 64-byte-aligned, zeroed float32 buffer for kernel scratch space.
 ///
 /// The kernels work on raw pointers; this class gives those pointers an owner with
 /// a clear lifetime, without the copy-on-write checks of `[Float]` in inner loops.
@@ -11,9 +11,9 @@ public final class FloatBuffer {
     /// Allocates `count` floats set to zero.
     public init(count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        // Large buffers (the bandwidth probe's) get the same huge-page treatment as weights.
+        let raw = PageMemory.allocate(byteCount: max(count, 1) * 4)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
     /// Allocates a copy of `values`.
@@ -22,7 +22,7 @@ public final class FloatBuffer {
         for (i, v) in values.enumerated() { pointer[i] = v }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { PageMemory.deallocate(UnsafeMutableRawPointer(pointer), byteCount: max(count, 1) * 4) }
 
     /// Row `t` of a buffer holding rows of `width` floats.
     @inlinable

@@ -27,14 +27,10 @@ public enum MatMul {
         _ y: UnsafeMutablePointer<Float>, ldy: Int, pool: ThreadPool = .serial
     ) {
         precondition(ldx >= w.cols && ldy >= w.rows, "MatMul: stride smaller than the matrix")
-        let type = Int32(w.type.rawValue)
-        let cols = Int32(w.cols)
         // Splitting rows keeps every output's sum on one thread, so the thread count
-        // cannot change a result. 64 rows per block keeps hand-offs rare on small layers.
-        pool.forEachBlock(count: w.rows, minimumPerBlock: 64) { rows in
-            ck_matmul_rows(
-                type, w.base, cols, x, Int32(ldx), Int32(count), y, Int32(ldy),
-                Int32(rows.lowerBound), Int32(rows.upperBound))
-        }
+        // cannot change a result. 64 rows per part keeps hand-offs rare on small layers.
+        ck_pool_matmul(
+            pool.handle, Int32(w.type.rawValue), w.base, Int32(w.rows), Int32(w.cols), x, Int32(ldx),
+            Int32(count), y, Int32(ldy), 64)
     }
 }

@@ -239,6 +239,9 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
 
         let r = s.r.pointer, k = s.k.pointer, v = s.v.pointer, w = s.w.pointer, a = s.a.pointer
         let y = s.y.pointer, kk = s.tmp.pointer
+        // The mixes xr and xk are spent (their products are in r and k), so they hold
+        // the delta rule's correction vectors: −kk and kk·a.
+        let negKK = s.xr.pointer, kkA = s.xk.pointer
         for i in 0..<t {
             let o = i * c
             // kk = normalize(k · k_k) per head (L2, eps 1e-12);  k = k · (1 + (a − 1) · k_a)
@@ -252,28 +255,20 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
                 let inv = 1 / max(norm.squareRoot(), 1e-12)
                 for j in 0..<n { kk[o + hh * n + j] *= inv }
             }
-            for j in 0..<c { k[o + j] = k[o + j] * (1 + (a[o + j] - 1) * b.kA[j]) }
-
-            // Per head, with S[i,j] indexed [value channel, key channel]:
-            //   S = S·diag(decay) + (S·(−kk)) (kk·a)ᵀ + v kᵀ;   y = S·r
-            for hh in 0..<h {
-                let base = o + hh * n
-                let sh = kv + hh * n * n
-                for row in 0..<n {
-                    let srow = sh + row * n
-                    var sa: Float = 0
-                    for j in 0..<n { sa -= srow[j] * kk[base + j] }
-                    let vi = v[base + row]
-                    var acc: Float = 0
-                    for j in 0..<n {
-                        let updated = srow[j] * w[base + j] + sa * (kk[base + j] * a[base + j]) + vi * k[base + j]
-                        srow[j] = updated
-                        acc += updated * r[base + j]
-                    }
-                    y[base + row] = acc
-                }
+            for j in 0..<c {
+                k[o + j] = k[o + j] * (1 + (a[o + j] - 1) * b.kA[j])
+                negKK[o + j] = -kk[o + j]
+                kkA[o + j] = kk[o + j] * a[o + j]
             }
+        }
 
+        // Per head, with S[i,j] indexed [value channel, key channel]:
+        //   S = S·diag(decay) + (S·(−kk)) (kk·a)ᵀ + v kᵀ;   y = S·r
+        DeltaRule.run(
+            state: kv, heads: h, n: n, tokens: t, r: r, w: w, k: k, v: v, a: negKK, b: kkA, y: y, pool: pool)
+
+        for i in 0..<t {
+            let o = i * c
             // y = GN(y; ln_x) + (Σ_j r·k·r_k per head) · v;  y = y · g
             Norm.group(y + o, groups: h, weight: b.lnxW, bias: b.lnxB, eps: Self.groupNormEps, count: c, out: y + o)
             for hh in 0..<h {

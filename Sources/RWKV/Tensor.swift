@@ -62,6 +62,10 @@ public final class TensorTable: @unchecked Sendable {
     /// The tokenizer stored inside the model file (GGUF), if any.
     public internal(set) var embeddedTokenizer: Tokenizer?
     private var buffers: [UnsafeMutableRawPointer: OwnedBuffer] = [:]
+    // The chunk that small allocations are carved from, and how much of it is used.
+    private var arena: (chunk: OwnedBuffer, used: Int)?
+    /// Size of the chunks that converted and synthetic tensors are carved from.
+    static let arenaChunkBytes = 64 << 20
 
     /// An empty table for `path`, whose tensor memory `owner` keeps alive.
     public init(path: String, format: ModelFormat, owner: AnyObject) {
@@ -114,10 +118,24 @@ public final class TensorTable: @unchecked Sendable {
     }
 
     /// Allocates a buffer of `byteCount` bytes that lives as long as this table.
+    ///
+    /// Buffers are carved from 64 MiB chunks rather than allocated one by one, so that
+    /// the many 1–2 MB matrices of a converted model share huge pages (a mapping
+    /// smaller than 2 MiB cannot use one). The memory is zeroed and 64-byte aligned.
     public func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
-        let b = OwnedBuffer(byteCount: byteCount)
-        buffers[b.pointer] = b
-        return b.pointer
+        let size = (max(byteCount, 1) + 63) & ~63
+        if size > Self.arenaChunkBytes / 4 {
+            let b = OwnedBuffer(byteCount: size)
+            buffers[b.pointer] = b
+            return b.pointer
+        }
+        if arena == nil || arena!.used + size > arena!.chunk.byteCount {
+            arena = (OwnedBuffer(byteCount: Self.arenaChunkBytes), 0)
+        }
+        let p = arena!.chunk.pointer + arena!.used
+        arena!.used += size
+        buffers[p] = arena!.chunk
+        return p
     }
 
     /// The tensor called `name`, if present.
@@ -141,12 +159,17 @@ public final class TensorTable: @unchecked Sendable {
 }
 
 /// A heap buffer freed when the last tensor or table referring to it goes away.
+///
+/// Large buffers (converted or synthetic weights) come from `PageMemory`, so they sit
+/// on huge pages where the system offers them.
 final class OwnedBuffer: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
+    let byteCount: Int
 
     init(byteCount: Int) {
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        self.byteCount = byteCount
+        pointer = PageMemory.allocate(byteCount: byteCount)
     }
 
-    deinit { pointer.deallocate() }
+    deinit { PageMemory.deallocate(pointer, byteCount: byteCount) }
 }

@@ -62,6 +62,43 @@ void ck_bf16_to_f32(const void *src, float *dst, size_t n);
 /// reference quantizers (quantize_row_*_reference) do. Returns the bytes written.
 size_t ck_quantize(int dtype, const float *src, void *dst, size_t n);
 
+/// The generalized delta rule on one n × n state, token after token:
+///
+///   sa_i   = Σ_j S[i][j]·a[j]
+///   S[i][j] = S[i][j]·w[j] + sa_i·b[j] + v[i]·k[j]
+///   y[i]   = Σ_j S[i][j]·r[j]        (with the updated S)
+///
+/// S: [n][n] float32, updated in place. r, w, k, v, a, b, y: [tokens][ld] float32,
+/// the token's n values at offset t·ld (pass pointers already offset to the head).
+/// Each token's result depends only on S and that token's inputs, so running the
+/// tokens in one call or one by one gives bit-identical results.
+void ck_delta_rule(float *S, int n, int tokens, int ld, const float *r, const float *w, const float *k,
+                   const float *v, const float *a, const float *b, float *y);
+
+/// A persistent pool of worker threads (opaque).
+typedef struct ck_pool ck_pool;
+
+/// One part of a job: called as fn(ctx, part, parts) for part in [0, parts).
+typedef void (*ck_task_fn)(void *ctx, int part, int parts);
+
+/// Starts `threads − 1` workers (the caller is the remaining thread). NULL on failure.
+ck_pool *ck_pool_create(int threads);
+
+/// Stops and joins the workers and frees the pool.
+void ck_pool_destroy(ck_pool *pool);
+
+/// How many threads (caller included) the pool runs jobs on.
+int ck_pool_threads(const ck_pool *pool);
+
+/// Runs fn(ctx, part, parts) for every part, part k on thread k (the caller takes
+/// part 0 and any parts beyond the thread count), and returns when all are done.
+void ck_pool_run(ck_pool *pool, ck_task_fn fn, void *ctx, int parts);
+
+/// ck_matmul_rows over all `rows`, split into contiguous row ranges across the
+/// pool's threads (at most one part per `min_rows_per_part` rows).
+void ck_pool_matmul(ck_pool *pool, int dtype, const void *W, int rows, int cols, const float *X, int ldx,
+                    int n_tokens, float *Y, int ldy, int min_rows_per_part);
+
 /// Sum of n float32 values read once, as fast as the memory system allows (for measuring read bandwidth).
 float ck_stream_sum(const float *src, size_t n);
 
