@@ -10,6 +10,12 @@ public enum MatMul {
     /// The instruction-set path in use: "avx2" or "portable".
     public static var activePath: String { ck_active_isa() == 1 ? "avx2" : "portable" }
 
+    /// Keeps Q8_0 rows on the AVX2 kernel even where AVX-512 is available (tests compare the two).
+    public static func forceAVX2(_ on: Bool) { ck_force_avx2(on ? 1 : 0) }
+
+    /// True when this host runs the AVX-512 variant of the Q8_0 kernel.
+    public static var hasAVX512: Bool { ck_has_avx512() == 1 }
+
     /// Forces the portable path (for tests that compare paths) or restores automatic choice.
     public static func forcePortable(_ on: Bool) { ck_force_portable(on ? 1 : 0) }
 

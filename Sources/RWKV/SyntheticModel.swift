@@ -43,21 +43,38 @@ public enum SyntheticModel {
         var seed: UInt64 = 1
         func add(_ tname: String, _ dims: [Int], scale: Float, offset: Float = 0, as t: WeightType) throws {
             let count = dims.reduce(1, *)
-            let raw = table.allocate(byteCount: count * t.byteWidth)
+            let raw = table.allocate(byteCount: t.byteCount(elements: count))
             var g = SeededGenerator(seed: seed)
             seed += 1
-            // Values uniform in offset ± scale, written directly in the storage type.
-            for i in 0..<count {
-                let v = offset + scale * Float(Double(g.next() >> 11) * (2.0 / 9_007_199_254_740_992.0) - 1)
-                switch t {
-                case .f32: raw.storeBytes(of: v, toByteOffset: 4 * i, as: Float.self)
-                case .f16: raw.storeBytes(of: Float16(v).bitPattern, toByteOffset: 2 * i, as: UInt16.self)
-                case .bf16: raw.storeBytes(of: UInt16(v.bitPattern >> 16), toByteOffset: 2 * i, as: UInt16.self)
-                default: preconditionFailure("synthetic models are built in float types only")
+            // Values uniform in offset ± scale.
+            func value() -> Float {
+                offset + scale * Float(Double(g.next() >> 11) * (2.0 / 9_007_199_254_740_992.0) - 1)
+            }
+            if t.isQuantized {
+                // Quantized in slices, so no float copy of a large matrix is ever held.
+                let slice = 32 * 1024
+                var values = [Float](repeating: 0, count: slice)
+                for start in stride(from: 0, to: count, by: slice) {
+                    let n = min(slice, count - start)
+                    for i in 0..<n { values[i] = value() }
+                    t.encode(Array(values.prefix(n)), into: raw + t.byteCount(elements: start))
+                }
+            } else {
+                // Written directly in the storage type.
+                for i in 0..<count {
+                    let v = value()
+                    switch t {
+                    case .f32: raw.storeBytes(of: v, toByteOffset: 4 * i, as: Float.self)
+                    case .f16: raw.storeBytes(of: Float16(v).bitPattern, toByteOffset: 2 * i, as: UInt16.self)
+                    default: raw.storeBytes(of: UInt16(v.bitPattern >> 16), toByteOffset: 2 * i, as: UInt16.self)
+                    }
                 }
             }
             try table.add(Tensor(name: tname, shape: dims, type: t, data: UnsafeRawPointer(raw)))
         }
+        // The small LoRA factors stay in half precision when the matrices are quantized,
+        // as `--precision` leaves them when it converts a real file.
+        let loraType: WeightType = type.isQuantized ? .f16 : type
         try add("emb.weight", [vocabulary, c], scale: 1, as: type)
         for l in 0..<shape.layers {
             let p = "blocks.\(l)."
@@ -73,8 +90,8 @@ public enum SyntheticModel {
             for (n, r) in [
                 ("w", shape.ranks.decay), ("a", shape.ranks.a), ("v", shape.ranks.v), ("g", shape.ranks.gate),
             ] {
-                try add(a + n + "1", [c, r], scale: 0.1, as: type)
-                try add(a + n + "2", [r, c], scale: 0.1, as: type)
+                try add(a + n + "1", [c, r], scale: 0.1, as: loraType)
+                try add(a + n + "2", [r, c], scale: 0.1, as: loraType)
             }
             for n in ["receptance", "key", "value", "output"] {
                 try add(a + n + ".weight", [c, c], scale: 1 / Float(c).squareRoot(), as: type)

@@ -41,13 +41,20 @@ int ck_active_isa(void);
 /// Forces the portable path (1) or restores automatic choice (0). For tests and benchmarks.
 void ck_force_portable(int on);
 
+/// Keeps kernels that have an AVX-512 variant on their AVX2 variant (1) or restores automatic choice (0).
+void ck_force_avx2(int on);
+
+/// 1 when this host runs the AVX-512 variants (AVX-512 F and VL), else 0.
+int ck_has_avx512(void);
+
 /// Y[t][r] = sum_i W[r][i] * X[t][i] for rows r in [row_begin, row_end) and tokens t in [0, n_tokens).
 ///
 /// W: [rows][cols] in `dtype`, row-major, rows contiguous, any alignment.
 /// X: [n_tokens][cols] float32, row stride `ldx` floats.
 /// Y: [n_tokens][...] float32, row stride `ldy` floats.
-/// Each output is summed in the same order whatever n_tokens and the row range
-/// are, so a matrix-vector product and a matrix-matrix product give bit-identical
+/// Q8_0 rows use their own block-sum order (see ckernels.c), every other type the
+/// float order of its dequantized values. Each output is summed in the same order
+/// whatever n_tokens and the row range are, so a matrix-vector product and a matrix-matrix product give bit-identical
 /// results, and so does any split of rows across threads.
 void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
                     int n_tokens, float *Y, int ldy, int row_begin, int row_end);
