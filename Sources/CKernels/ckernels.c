@@ -12,6 +12,7 @@
 
 static int g_force_portable = 0;
 static int g_force_avx2 = 0;
+static int host_has_avx512(void);
 
 // ---------------------------------------------------------------- conversions
 
@@ -378,6 +379,94 @@ AVX2_TARGET static void vector_rows_bf16(const uint8_t *b, size_t rb, int cols, 
     vector_rows_impl(CK_BF16, b, rb, cols, x, y, lo, hi);
 }
 
+// ---- many tokens: register tiles (prefill)
+//
+// The matrix-vector order gives each output four 8-lane accumulators that take
+// 32-element blocks round-robin. They are independent chains, so a tile can run
+// them one after another: chain c over every 8-lane group at 32m + 8c for R rows
+// × T tokens at once (R·T accumulators in registers, each weight load and
+// conversion shared by T tokens, each token load by R rows), park the partial
+// sums, and combine them at the end exactly as (acc0 + acc1) + (acc2 + acc3).
+// The results are bit-identical to dot_rows_avx2; only the memory traffic and
+// the number of loads per multiply-add change.
+
+// One chain over the tile: acc[i][j] = Σ over groups at 32m + 8c of w_i·x_j
+// (chain 0 also takes the 8-lane groups after the last full block).
+__attribute__((always_inline)) AVX2_TARGET static inline void chain_pass(int dtype, int R, int T, int c,
+                                                                         const uint8_t *row, size_t row_bytes, int cols,
+                                                                         const float *x, int ldx, __m256 acc[6][6]) {
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) acc[i][j] = _mm256_setzero_ps();
+    int full = cols / 32;
+    int groups_end = c == 0 ? full * 4 + (cols % 32) / 8 : full * 4;
+    for (int g = c; g < groups_end; g += (g < full * 4 ? 4 : 1)) {
+        int col = 8 * g;
+        __m256 w[6];
+        for (int i = 0; i < R; i++) w[i] = load8(dtype, row + (size_t)i * row_bytes, col);
+        for (int j = 0; j < T; j++) {
+            __m256 xv = _mm256_loadu_ps(x + (size_t)j * ldx + col);
+            for (int i = 0; i < R; i++) acc[i][j] = _mm256_fmadd_ps(w[i], xv, acc[i][j]);
+        }
+    }
+}
+
+__attribute__((always_inline)) AVX2_TARGET static inline void tile_impl(int dtype, int R, int T, const uint8_t *row,
+                                                                        size_t row_bytes, int cols, const float *x,
+                                                                        int ldx, float *y, int ldy, int r) {
+    // Chains 0 and 1 are folded into one parked sum as soon as chain 1 ends, which is
+    // the (acc0 + acc1) of the row kernel; chain 2 is parked, chain 3 stays in registers.
+    __m256 p01[6][6], p2[6][6], acc[6][6];
+    chain_pass(dtype, R, T, 0, row, row_bytes, cols, x, ldx, acc);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) p01[i][j] = acc[i][j];
+    chain_pass(dtype, R, T, 1, row, row_bytes, cols, x, ldx, acc);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) p01[i][j] = _mm256_add_ps(p01[i][j], acc[i][j]);
+    chain_pass(dtype, R, T, 2, row, row_bytes, cols, x, ldx, acc);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) p2[i][j] = acc[i][j];
+    chain_pass(dtype, R, T, 3, row, row_bytes, cols, x, ldx, acc);
+    int tail_at = cols & ~7;
+    for (int i = 0; i < R; i++) {
+        for (int j = 0; j < T; j++) {
+            __m256 v = _mm256_add_ps(p01[i][j], _mm256_add_ps(p2[i][j], acc[i][j]));
+            y[(size_t)j * ldy + r + i] = hsum8(v) + tail_dot(dtype, row + (size_t)i * row_bytes, tail_at, cols, x + (size_t)j * ldx);
+        }
+    }
+}
+
+// Tokens are taken in blocks whose activations stay in L2 while every row tile of
+// the range passes over them; each row tile's weights stay in L1 across the block.
+enum { TILE_TOKEN_BLOCK = 48 };
+
+#define TILED_ROWS(NAME, TARGET, R, T)                                                                          \
+    TARGET static int NAME(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,  \
+                           int n_tokens, float *Y, int ldy, int lo, int hi) {                                   \
+        int rows_done = lo + (hi - lo) / (R) * (R);                                                             \
+        int tokens_done = n_tokens / (T) * (T);                                                                 \
+        for (int t0 = 0; t0 < tokens_done; t0 += TILE_TOKEN_BLOCK) {                                             \
+            int t1 = t0 + TILE_TOKEN_BLOCK < tokens_done ? t0 + TILE_TOKEN_BLOCK : tokens_done;                  \
+            for (int r = lo; r < rows_done; r += (R))                                                           \
+                for (int t = t0; t < t1; t += (T)) {                                                            \
+                    const uint8_t *row = base + (size_t)r * row_bytes;                                          \
+                    const float *x = X + (size_t)t * ldx;                                                       \
+                    float *y = Y + (size_t)t * ldy;                                                             \
+                    if (dtype == CK_F16)                                                                        \
+                        tile_impl(CK_F16, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                       \
+                    else if (dtype == CK_BF16)                                                                  \
+                        tile_impl(CK_BF16, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                      \
+                    else                                                                                        \
+                        tile_impl(CK_F32, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                       \
+                }                                                                                               \
+        }                                                                                                       \
+        return rows_done;                                                                                       \
+    }
+
+// AVX2 has 16 vector registers: 3 × 4 accumulators, 3 weights and a token.
+TILED_ROWS(tiled_rows_avx2, AVX2_TARGET, 3, 4)
+// AVX-512VL's 32 registers (used at 256 bits, so the lanes stay the AVX2 path's): 4 × 6.
+TILED_ROWS(tiled_rows_avx512, __attribute__((target("avx512f,avx512vl,avx2,fma,f16c"))), 4, 6)
+
 // ---- quantized rows, dequantized in registers
 
 // The 32 quants of one block as signed bytes in element order (before the offset
@@ -698,6 +787,27 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
             vector_rows_bf16(base, row_bytes, cols, x, Y, row_begin, row_end);
         else
             vector_rows_f32(base, row_bytes, cols, x, Y, row_begin, row_end);
+        return;
+    }
+#endif
+#if CK_HAVE_AVX2_PATH
+    if (fast && n_tokens >= 4) {
+        // Whole tiles first; the rows and tokens left over go through the row kernel.
+        int avx512 = host_has_avx512() && !g_force_avx2;
+        int tile_tokens = avx512 ? 6 : 4;
+        int rows_done = avx512 ? tiled_rows_avx512(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end)
+                               : tiled_rows_avx2(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end);
+        int tokens_done = n_tokens / tile_tokens * tile_tokens;
+        for (int r = row_begin; r < row_end; r++) {
+            const uint8_t *row = base + (size_t)r * row_bytes;
+            if (r < rows_done) {
+                if (tokens_done < n_tokens)
+                    dot_rows_avx2(dtype, row, cols, X + (size_t)tokens_done * ldx, ldx, n_tokens - tokens_done,
+                                  Y + (size_t)tokens_done * ldy, ldy, r);
+            } else {
+                dot_rows_avx2(dtype, row, cols, X, ldx, n_tokens, Y, ldy, r);
+            }
+        }
         return;
     }
 #endif

@@ -76,7 +76,9 @@ final class MatMulTests: XCTestCase {
             MatMul.forcePortable(portable)
             defer { MatMul.forcePortable(false) }
             for c in cases {
-                for tokens in [1, 2, 3, 5] {
+                // 13 and 50 tokens run the register tiles (4 × 6 on AVX-512, 3 × 4 on AVX2)
+                // with ragged row and token remainders.
+                for tokens in [1, 2, 3, 5, 13, 50] {
                     let (got, want) = run(c, tokens: tokens, pool: .serial, offsetBytes: 3)
                     for i in 0..<got.count {
                         XCTAssertEqual(
@@ -89,26 +91,36 @@ final class MatMulTests: XCTestCase {
     }
 
     func testOneTokenEqualsManyTokensBitForBit() {
+        for forceAVX2 in [false, true] {
+            MatMul.forceAVX2(forceAVX2)
+            defer { MatMul.forceAVX2(false) }
+            oneTokenEqualsManyTokens(count: 7)
+            oneTokenEqualsManyTokens(count: 53)
+        }
+    }
+
+    /// Each of `count` tokens run alone equals its row of one many-token product.
+    func oneTokenEqualsManyTokens(count: Int) {
         for c in cases {
-            let (many, _) = run(c, tokens: 7, pool: .serial)
-            for t in 0..<7 {
+            let (many, _) = run(c, tokens: count, pool: .serial)
+            for t in 0..<count {
                 // Recompute token t alone by running a one-token product on its input row.
                 let (bytes, _) = store(randomFloats(c.rows * c.cols, seed: UInt64(c.rows * 31 + c.cols)), as: c.type)
-                let x = Array(randomFloats(7 * c.cols, seed: 99)[(t * c.cols)..<((t + 1) * c.cols)])
+                let x = Array(randomFloats(count * c.cols, seed: 99)[(t * c.cols)..<((t + 1) * c.cols)])
                 var y = [Float](repeating: 0, count: c.rows)
                 bytes.withUnsafeBytes { raw in
                     MatMul.vector(WeightMatrix(type: c.type, base: raw.baseAddress!, rows: c.rows, cols: c.cols), x, &y)
                 }
-                XCTAssertEqual(y, Array(many[(t * c.rows)..<((t + 1) * c.rows)]), "\(c) token \(t)")
+                XCTAssertEqual(y, Array(many[(t * c.rows)..<((t + 1) * c.rows)]), "\(c) token \(t) of \(count)")
             }
         }
     }
 
     func testThreadCountDoesNotChangeResults() {
         for c in cases {
-            let (one, _) = run(c, tokens: 4, pool: ThreadPool(threadCount: 1))
-            let (two, _) = run(c, tokens: 4, pool: ThreadPool(threadCount: 2))
-            let (three, _) = run(c, tokens: 4, pool: ThreadPool(threadCount: 3))
+            let (one, _) = run(c, tokens: 19, pool: ThreadPool(threadCount: 1))
+            let (two, _) = run(c, tokens: 19, pool: ThreadPool(threadCount: 2))
+            let (three, _) = run(c, tokens: 19, pool: ThreadPool(threadCount: 3))
             XCTAssertEqual(one, two, "\(c)")
             XCTAssertEqual(one, three, "\(c)")
         }
