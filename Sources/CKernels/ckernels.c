@@ -416,15 +416,23 @@ __attribute__((always_inline)) AVX2_TARGET static inline void tile_impl(int dtyp
     // Chains 0 and 1 are folded into one parked sum as soon as chain 1 ends, which is
     // the (acc0 + acc1) of the row kernel; chain 2 is parked, chain 3 stays in registers.
     __m256 p01[6][6], p2[6][6], acc[6][6];
+    // The empty asm statements keep the parking copies as register stores; without
+    // them the compiler spilled the accumulators to call memcpy (4% of prefill).
     chain_pass(dtype, R, T, 0, row, row_bytes, cols, x, ldx, acc);
     for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) p01[i][j] = acc[i][j];
+        for (int j = 0; j < T; j++) {
+            __asm__("" : "+x"(acc[i][j]));
+            p01[i][j] = acc[i][j];
+        }
     chain_pass(dtype, R, T, 1, row, row_bytes, cols, x, ldx, acc);
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) p01[i][j] = _mm256_add_ps(p01[i][j], acc[i][j]);
     chain_pass(dtype, R, T, 2, row, row_bytes, cols, x, ldx, acc);
     for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) p2[i][j] = acc[i][j];
+        for (int j = 0; j < T; j++) {
+            __asm__("" : "+x"(acc[i][j]));
+            p2[i][j] = acc[i][j];
+        }
     chain_pass(dtype, R, T, 3, row, row_bytes, cols, x, ldx, acc);
     int tail_at = cols & ~7;
     for (int i = 0; i < R; i++) {
@@ -439,25 +447,45 @@ __attribute__((always_inline)) AVX2_TARGET static inline void tile_impl(int dtyp
 // the range passes over them; each row tile's weights stay in L1 across the block.
 enum { TILE_TOKEN_BLOCK = 48 };
 
+#define TILE_CALL(R, T)                                                                         \
+    do {                                                                                        \
+        if (dtype == CK_F16)                                                                    \
+            tile_impl(CK_F16, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                   \
+        else if (dtype == CK_BF16)                                                              \
+            tile_impl(CK_BF16, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                  \
+        else                                                                                    \
+            tile_impl(CK_F32, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                   \
+    } while (0)
+
+// Rows [lo, returned) for all tokens: whole T-token tiles, then one narrower tile
+// for the tokens left over. The caller runs the leftover rows (fewer than R).
 #define TILED_ROWS(NAME, TARGET, R, T)                                                                          \
     TARGET static int NAME(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,  \
                            int n_tokens, float *Y, int ldy, int lo, int hi) {                                   \
         int rows_done = lo + (hi - lo) / (R) * (R);                                                             \
         int tokens_done = n_tokens / (T) * (T);                                                                 \
-        for (int t0 = 0; t0 < tokens_done; t0 += TILE_TOKEN_BLOCK) {                                             \
-            int t1 = t0 + TILE_TOKEN_BLOCK < tokens_done ? t0 + TILE_TOKEN_BLOCK : tokens_done;                  \
-            for (int r = lo; r < rows_done; r += (R))                                                           \
-                for (int t = t0; t < t1; t += (T)) {                                                            \
-                    const uint8_t *row = base + (size_t)r * row_bytes;                                          \
+        for (int t0 = 0; t0 < n_tokens; t0 += TILE_TOKEN_BLOCK) {                                                \
+            int t1 = t0 + TILE_TOKEN_BLOCK < n_tokens ? t0 + TILE_TOKEN_BLOCK : n_tokens;                        \
+            for (int r = lo; r < rows_done; r += (R)) {                                                         \
+                const uint8_t *row = base + (size_t)r * row_bytes;                                              \
+                int t = t0;                                                                                     \
+                for (; t + (T) <= t1 && t < tokens_done; t += (T)) {                                            \
                     const float *x = X + (size_t)t * ldx;                                                       \
                     float *y = Y + (size_t)t * ldy;                                                             \
-                    if (dtype == CK_F16)                                                                        \
-                        tile_impl(CK_F16, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                       \
-                    else if (dtype == CK_BF16)                                                                  \
-                        tile_impl(CK_BF16, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                      \
-                    else                                                                                        \
-                        tile_impl(CK_F32, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                       \
+                    TILE_CALL(R, T);                                                                            \
                 }                                                                                               \
+                if (t < t1) {                                                                                   \
+                    const float *x = X + (size_t)t * ldx;                                                       \
+                    float *y = Y + (size_t)t * ldy;                                                             \
+                    switch (t1 - t) {                                                                           \
+                    case 1: TILE_CALL(R, 1); break;                                                             \
+                    case 2: TILE_CALL(R, 2); break;                                                             \
+                    case 3: TILE_CALL(R, 3); break;                                                             \
+                    case 4: TILE_CALL(R, (T) > 4 ? 4 : 1); break;                                               \
+                    default: TILE_CALL(R, (T) > 5 ? 5 : 1); break;                                              \
+                    }                                                                                           \
+                }                                                                                               \
+            }                                                                                                   \
         }                                                                                                       \
         return rows_done;                                                                                       \
     }
@@ -791,23 +819,13 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
     }
 #endif
 #if CK_HAVE_AVX2_PATH
-    if (fast && n_tokens >= 4) {
-        // Whole tiles first; the rows and tokens left over go through the row kernel.
+    if (fast && n_tokens >= 2) {
+        // Whole tiles first; the rows left over (fewer than a tile) go through the row kernel.
         int avx512 = host_has_avx512() && !g_force_avx2;
-        int tile_tokens = avx512 ? 6 : 4;
         int rows_done = avx512 ? tiled_rows_avx512(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end)
                                : tiled_rows_avx2(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end);
-        int tokens_done = n_tokens / tile_tokens * tile_tokens;
-        for (int r = row_begin; r < row_end; r++) {
-            const uint8_t *row = base + (size_t)r * row_bytes;
-            if (r < rows_done) {
-                if (tokens_done < n_tokens)
-                    dot_rows_avx2(dtype, row, cols, X + (size_t)tokens_done * ldx, ldx, n_tokens - tokens_done,
-                                  Y + (size_t)tokens_done * ldy, ldy, r);
-            } else {
-                dot_rows_avx2(dtype, row, cols, X, ldx, n_tokens, Y, ldy, r);
-            }
-        }
+        for (int r = rows_done; r < row_end; r++)
+            dot_rows_avx2(dtype, base + (size_t)r * row_bytes, cols, X, ldx, n_tokens, Y, ldy, r);
         return;
     }
 #endif

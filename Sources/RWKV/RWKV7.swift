@@ -217,27 +217,33 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         lora(b.g1T, b.g2T, s.xg.pointer, hidden: s.loraG.pointer, out: s.g.pointer, tokens: t, pool) {
             Activation.sigmoid($0, count: $1)
         }
+        let w = s.w.pointer, a = s.a.pointer
         for i in 0..<t {
             let o = i * c
             for j in 0..<c {
-                s.w.pointer[o + j] = expf(-0.606531 * Activation.sigmoid(b.w0[j] + s.w.pointer[o + j]))
-                s.a.pointer[o + j] = Activation.sigmoid(b.a0[j] + s.a.pointer[o + j])
+                w[o + j] = b.w0[j] + w[o + j]
+                a[o + j] = b.a0[j] + a[o + j]
             }
         }
+        Activation.sigmoid(w, count: t * c)
+        for idx in 0..<t * c { w[idx] *= -0.606531 }
+        Activation.exp(w, count: t * c)
+        Activation.sigmoid(a, count: t * c)
 
         // layer 0: v_first = v;  else: v = v + (v_first − v) · σ(v0 + (xv @ v1) @ v2)
         if layer == 0 {
             s.vFirst.pointer.update(from: s.v.pointer, count: t * c)
         } else if let v1T = b.v1T, let v2T = b.v2T {
             lora(v1T, v2T, s.xv.pointer, hidden: s.loraV.pointer, out: s.tmp.pointer, tokens: t, pool, nil)
-            for idx in 0..<t * c {
-                let j = idx % c
-                let gate = Activation.sigmoid(b.v0[j] + s.tmp.pointer[idx])
-                s.v.pointer[idx] += (s.vFirst.pointer[idx] - s.v.pointer[idx]) * gate
+            let gate = s.tmp.pointer
+            for i in 0..<t {
+                for j in 0..<c { gate[i * c + j] = b.v0[j] + gate[i * c + j] }
             }
+            Activation.sigmoid(gate, count: t * c)
+            for idx in 0..<t * c { s.v.pointer[idx] += (s.vFirst.pointer[idx] - s.v.pointer[idx]) * gate[idx] }
         }
 
-        let r = s.r.pointer, k = s.k.pointer, v = s.v.pointer, w = s.w.pointer, a = s.a.pointer
+        let r = s.r.pointer, k = s.k.pointer, v = s.v.pointer
         let y = s.y.pointer, kk = s.tmp.pointer
         // The mixes xr and xk are spent (their products are in r and k), so they hold
         // the delta rule's correction vectors: −kk and kk·a.

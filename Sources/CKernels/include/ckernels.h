@@ -82,6 +82,15 @@ size_t ck_quantize(int dtype, const float *src, void *dst, size_t n);
 void ck_delta_rule(float *S, int n, int tokens, int ld, const float *r, const float *w, const float *k,
                    const float *v, const float *a, const float *b, float *y);
 
+/// x[i] = e^x[i] for i < n (within 2 ulp; arguments clamped to [−87.3, 88.3]).
+void ck_exp(float *x, size_t n);
+
+/// x[i] = 1 / (1 + e^−x[i]) for i < n.
+void ck_sigmoid(float *x, size_t n);
+
+/// x[i] = tanh(x[i]) for i < n (absolute error below 1e-7).
+void ck_tanh(float *x, size_t n);
+
 /// A persistent pool of worker threads (opaque).
 typedef struct ck_pool ck_pool;
 
