@@ -31,12 +31,26 @@ struct TensorBinder {
         return WeightMatrix(type: t.type, base: t.data, rows: rows, cols: cols)
     }
 
-    /// A `[inputs, outputs]` matrix applied as `x @ M`, transposed once into a float32
+    /// A `[inputs, outputs]` matrix applied as `x @ M`, transposed once into an
     /// `[outputs, inputs]` copy so the row kernel can run it. Used for the small LoRA
-    /// factors only, so the copy is a small fraction of the model.
+    /// factors only, so the copy is a small fraction of the model. Half-precision
+    /// factors stay half precision (the values are moved, not converted), so a token
+    /// reads no more bytes than the file holds; other types become float32.
     func transposed(_ name: String, inputs: Int, outputs: Int) throws -> WeightMatrix {
         let t = try table.require(name)
         guard t.shape == [inputs, outputs] else { throw shapeError(t, "[\(inputs), \(outputs)]") }
+        if t.type == .f16 || t.type == .bf16 {
+            let src = t.data
+            let raw = table.allocate(byteCount: inputs * outputs * 2)
+            let dst = raw.bindMemory(to: UInt16.self, capacity: inputs * outputs)
+            for i in 0..<inputs {
+                // Mapped tensors may sit at odd offsets, so the source is read unaligned.
+                for o in 0..<outputs {
+                    dst[o * inputs + i] = src.loadUnaligned(fromByteOffset: 2 * (i * outputs + o), as: UInt16.self)
+                }
+            }
+            return WeightMatrix(type: t.type, base: UnsafeRawPointer(raw), rows: outputs, cols: inputs)
+        }
         let src = t.floats()
         let raw = table.allocate(byteCount: inputs * outputs * 4)
         let dst = raw.bindMemory(to: Float.self, capacity: inputs * outputs)
