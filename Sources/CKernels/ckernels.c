@@ -450,11 +450,11 @@ enum { TILE_TOKEN_BLOCK = 48 };
 #define TILE_CALL(R, T)                                                                         \
     do {                                                                                        \
         if (dtype == CK_F16)                                                                    \
-            tile_impl(CK_F16, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                   \
+            TILE_FN(CK_F16, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                     \
         else if (dtype == CK_BF16)                                                              \
-            tile_impl(CK_BF16, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                  \
+            TILE_FN(CK_BF16, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                    \
         else                                                                                    \
-            tile_impl(CK_F32, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                   \
+            TILE_FN(CK_F32, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                     \
     } while (0)
 
 // Rows [lo, returned) for all tokens: whole T-token tiles, then one narrower tile
@@ -490,10 +490,92 @@ enum { TILE_TOKEN_BLOCK = 48 };
         return rows_done;                                                                                       \
     }
 
+// ---- many tokens with AVX-512: two chains per register
+//
+// A 16-lane register over 16 consecutive columns at 32m holds chain 0 in lanes
+// 0–7 and chain 1 in lanes 8–15 (at 32m + 16: chains 2 and 3), so one pass does
+// two chains with half the instructions of the 8-lane tile and each lane still
+// does exactly the 8-lane arithmetic. The 8-lane groups after the last full block
+// belong to chain 0 alone and are added to lanes 0–7 under a mask.
+
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma,f16c")))
+
+__attribute__((always_inline)) AVX512_TARGET static inline __m512 load16(int dtype, const uint8_t *row, int i) {
+    switch (dtype) {
+    case CK_F16: return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 2 * (size_t)i)));
+    case CK_BF16:
+        return _mm512_castsi512_ps(
+            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(row + 2 * (size_t)i))), 16));
+    default: return _mm512_loadu_ps((const float *)(row + 4 * (size_t)i));
+    }
+}
+
+__attribute__((always_inline)) AVX512_TARGET static inline __m512 load8_low(int dtype, const uint8_t *row, int i) {
+    return _mm512_castps256_ps512(load8(dtype, row, i));
+}
+
+__attribute__((always_inline)) AVX512_TARGET static inline void pair_pass(int dtype, int R, int T, int half,
+                                                                          const uint8_t *row, size_t row_bytes, int cols,
+                                                                          const float *x, int ldx, __m512 acc[6][6]) {
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
+    int full = cols / 32;
+    for (int m = 0; m < full; m++) {
+        int col = 32 * m + 16 * half;
+        __m512 w[6];
+        for (int i = 0; i < R; i++) w[i] = load16(dtype, row + (size_t)i * row_bytes, col);
+        for (int j = 0; j < T; j++) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)j * ldx + col);
+            for (int i = 0; i < R; i++) acc[i][j] = _mm512_fmadd_ps(w[i], xv, acc[i][j]);
+        }
+    }
+    if (half == 0) {
+        for (int e = 0; e < (cols % 32) / 8; e++) {
+            int col = 32 * full + 8 * e;
+            __m512 w[6];
+            for (int i = 0; i < R; i++) w[i] = load8_low(dtype, row + (size_t)i * row_bytes, col);
+            for (int j = 0; j < T; j++) {
+                __m512 xv = _mm512_castps256_ps512(_mm256_loadu_ps(x + (size_t)j * ldx + col));
+                for (int i = 0; i < R; i++) acc[i][j] = _mm512_mask3_fmadd_ps(w[i], xv, acc[i][j], 0x00FF);
+            }
+        }
+    }
+}
+
+AVX512_TARGET static inline __m256 high8(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+
+__attribute__((always_inline)) AVX512_TARGET static inline void tile512_impl(int dtype, int R, int T,
+                                                                             const uint8_t *row, size_t row_bytes,
+                                                                             int cols, const float *x, int ldx, float *y,
+                                                                             int ldy, int r) {
+    __m512 p01[6][6], acc[6][6];
+    pair_pass(dtype, R, T, 0, row, row_bytes, cols, x, ldx, acc);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            __asm__("" : "+v"(acc[i][j]));
+            p01[i][j] = acc[i][j];
+        }
+    pair_pass(dtype, R, T, 1, row, row_bytes, cols, x, ldx, acc);
+    int tail_at = cols & ~7;
+    for (int i = 0; i < R; i++) {
+        for (int j = 0; j < T; j++) {
+            // (chain 0 + chain 1) + (chain 2 + chain 3), as the row kernel adds them.
+            __m256 s01 = _mm256_add_ps(_mm512_castps512_ps256(p01[i][j]), high8(p01[i][j]));
+            __m256 s23 = _mm256_add_ps(_mm512_castps512_ps256(acc[i][j]), high8(acc[i][j]));
+            y[(size_t)j * ldy + r + i] =
+                hsum8(_mm256_add_ps(s01, s23)) + tail_dot(dtype, row + (size_t)i * row_bytes, tail_at, cols, x + (size_t)j * ldx);
+        }
+    }
+}
+
 // AVX2 has 16 vector registers: 3 × 4 accumulators, 3 weights and a token.
+#define TILE_FN tile_impl
 TILED_ROWS(tiled_rows_avx2, AVX2_TARGET, 3, 4)
-// AVX-512VL's 32 registers (used at 256 bits, so the lanes stay the AVX2 path's): 4 × 6.
-TILED_ROWS(tiled_rows_avx512, __attribute__((target("avx512f,avx512vl,avx2,fma,f16c"))), 4, 6)
+#undef TILE_FN
+// AVX-512's 32 registers: 4 × 6 tiles of 16-lane accumulators, two chains per register.
+#define TILE_FN tile512_impl
+TILED_ROWS(tiled_rows_avx512, AVX512_TARGET, 4, 6)
+#undef TILE_FN
 
 // ---- quantized rows, dequantized in registers
 

@@ -39,6 +39,7 @@ struct ck_pool {
     pthread_t *workers;  // [threads − 1]
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    pthread_mutex_t run_lock;  // one job at a time
     _Atomic unsigned generation;
     _Atomic int sleepers;
     _Atomic int pending;
@@ -94,6 +95,7 @@ ck_pool *ck_pool_create(int threads) {
     p->spin_limit = (cores > 0 && p->threads > cores) ? SPIN_LIMIT_OVERSUBSCRIBED : SPIN_LIMIT;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
+    pthread_mutex_init(&p->run_lock, NULL);
     if (p->threads > 1) {
         p->workers = calloc((size_t)p->threads - 1, sizeof(pthread_t));
         for (int k = 1; k < p->threads; k++) {
@@ -120,6 +122,7 @@ void ck_pool_destroy(ck_pool *p) {
     for (int k = 1; k < p->threads; k++) pthread_join(p->workers[k - 1], NULL);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->run_lock);
     free(p->workers);
     free(p);
 }
@@ -128,7 +131,10 @@ int ck_pool_threads(const ck_pool *p) { return p ? p->threads : 1; }
 
 void ck_pool_run(ck_pool *p, ck_task_fn fn, void *ctx, int parts) {
     if (parts <= 0) return;
-    if (!p || p->threads == 1 || parts == 1) {
+    // A pool runs one job at a time. A second caller (another thread sharing the
+    // model, or a job started from inside a job) runs its parts itself instead of
+    // waiting, which cannot deadlock and gives the same results.
+    if (!p || p->threads == 1 || parts == 1 || pthread_mutex_trylock(&p->run_lock) != 0) {
         for (int i = 0; i < parts; i++) fn(ctx, i, parts);
         return;
     }
@@ -152,6 +158,7 @@ void ck_pool_run(ck_pool *p, ck_task_fn fn, void *ctx, int parts) {
         else
             sched_yield();
     }
+    pthread_mutex_unlock(&p->run_lock);
 }
 
 // ---------------------------------------------------------------- parallel matrix product

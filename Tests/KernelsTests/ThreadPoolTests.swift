@@ -51,4 +51,44 @@ final class ThreadPoolTests: XCTestCase {
             XCTAssertEqual(sum, 30)
         }
     }
+
+    /// Two threads sharing one pool, and a job started from inside a job: every index
+    /// still runs exactly once and nothing deadlocks.
+    func testConcurrentAndNestedCallersAreSafe() {
+        let pool = ThreadPool(threadCount: 2)
+        let group = DispatchGroup()
+        let failures = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        failures.initialize(repeating: 0, count: 2)
+        for caller in 0..<2 {
+            group.enter()
+            Thread.detachNewThread {
+                for _ in 0..<500 {
+                    let hits = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+                    hits.initialize(repeating: 0, count: 64)
+                    pool.forEachBlock(count: 64) { range in
+                        for i in range { hits[i] += 1 }
+                    }
+                    for i in 0..<64 where hits[i] != 1 { failures[caller] += 1 }
+                    hits.deallocate()
+                }
+                group.leave()
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(failures[0] + failures[1], 0)
+        failures.deallocate()
+
+        var inner = [Int](repeating: 0, count: 8)
+        inner.withUnsafeMutableBufferPointer { p in
+            let base = p.baseAddress!
+            pool.forEachBlock(count: 2) { outer in
+                for o in outer {
+                    pool.forEachBlock(count: 4) { range in
+                        for i in range { base[o * 4 + i] += 1 }
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(inner, [Int](repeating: 1, count: 8))
+    }
 }
