@@ -395,8 +395,11 @@ AVX2_TARGET static void vector_rows_bf16(const uint8_t *b, size_t rb, int cols, 
 __attribute__((always_inline)) AVX2_TARGET static inline void chain_pass(int dtype, int R, int T, int c,
                                                                          const uint8_t *row, size_t row_bytes, int cols,
                                                                          const float *x, int ldx, __m256 acc[6][6]) {
+    // An opaque zero: a literal one let the compiler clear the accumulators with memset.
+    __m256 zero = _mm256_setzero_ps();
+    __asm__("" : "+x"(zero));
     for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) acc[i][j] = _mm256_setzero_ps();
+        for (int j = 0; j < T; j++) acc[i][j] = zero;
     int full = cols / 32;
     int groups_end = c == 0 ? full * 4 + (cols % 32) / 8 : full * 4;
     for (int g = c; g < groups_end; g += (g < full * 4 ? 4 : 1)) {
@@ -517,8 +520,11 @@ __attribute__((always_inline)) AVX512_TARGET static inline __m512 load8_low(int 
 __attribute__((always_inline)) AVX512_TARGET static inline void pair_pass(int dtype, int R, int T, int half,
                                                                           const uint8_t *row, size_t row_bytes, int cols,
                                                                           const float *x, int ldx, __m512 acc[6][6]) {
+    // An opaque zero: a literal one let the compiler clear the accumulators with memset.
+    __m512 zero = _mm512_setzero_ps();
+    __asm__("" : "+v"(zero));
     for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
+        for (int j = 0; j < T; j++) acc[i][j] = zero;
     int full = cols / 32;
     for (int m = 0; m < full; m++) {
         int col = 32 * m + 16 * half;
