@@ -813,6 +813,37 @@ AVX512_TARGET static void dot_rows_q8_0_avx512(const uint8_t *row, int cols, con
     }
 }
 
+// One token over rows [lo, hi): each row's 8-lane vector u as in
+// q8_finish_avx512, reduced four rows at a time by hsum8x4 (the same additions).
+AVX512_TARGET static inline __m256 q8_row_vector(const uint8_t *row, int blocks, const float *x0) {
+    __m512 e0 = _mm512_setzero_ps(), o0 = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 2 <= blocks; k += 2) {
+        const uint8_t *b = row + (size_t)k * 34, *c = b + 34;
+        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
+        Q8_BLOCK_AVX512(q8_cvt16(c + 2), q8_cvt16(c + 18), _mm512_set1_ps(scale16(c)), x0 + 32 * k + 32, o0);
+    }
+    if (k < blocks) {
+        const uint8_t *b = row + (size_t)k * 34;
+        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
+    }
+    __m512 t = _mm512_add_ps(e0, o0);
+    return _mm256_add_ps(_mm512_castps512_ps256(t), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
+}
+
+AVX512_TARGET static void q8_0_vector_rows_avx512(const uint8_t *base, size_t row_bytes, int cols, const float *x,
+                                                  float *y, int lo, int hi) {
+    int blocks = cols / 32;
+    int r = lo;
+    for (; r + 4 <= hi; r += 4) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+        __m256 u0 = q8_row_vector(row, blocks, x), u1 = q8_row_vector(row + row_bytes, blocks, x);
+        __m256 u2 = q8_row_vector(row + 2 * row_bytes, blocks, x), u3 = q8_row_vector(row + 3 * row_bytes, blocks, x);
+        _mm_storeu_ps(y + r, hsum8x4(u0, u1, u2, u3));
+    }
+    for (; r < hi; r++) y[r] = hsum8(q8_row_vector(base + (size_t)r * row_bytes, blocks, x));
+}
+
 static int host_has_avx512(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -871,6 +902,10 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
         size_t row_bytes = (size_t)(cols / 32) * ck_block_bytes(dtype);
 #if CK_HAVE_AVX2_PATH
         if (fast) {
+            if (dtype == CK_Q8_0 && n_tokens == 1 && host_has_avx512() && !g_force_avx2) {
+                q8_0_vector_rows_avx512(base, row_bytes, cols, X, Y, row_begin, row_end);
+                return;
+            }
             // Blocks are dequantized in registers, with the float path's order and values.
             quant_rows_fn rows_fn = quant_rows_avx2(dtype);
             for (int r = row_begin; r < row_end; r++) rows_fn(base + (size_t)r * row_bytes, cols, X, ldx, n_tokens, Y, ldy, r);
