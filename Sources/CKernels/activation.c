@@ -58,7 +58,7 @@ static float apply_scalar(int op, float x) {
     }
 }
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if CK_X86_SIMD
 #include <immintrin.h>
 #define ACT_TARGET __attribute__((target("avx2,fma")))
 
@@ -106,7 +106,7 @@ ACT_TARGET static void apply_avx2(int op, float *x, size_t n) {
 #endif
 
 static void apply(int op, float *x, size_t n) {
-#if defined(__x86_64__) || defined(_M_X64)
+#if CK_X86_SIMD
     if (ck_active_isa()) {
         apply_avx2(op, x, n);
         return;

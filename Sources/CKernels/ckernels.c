@@ -12,7 +12,9 @@
 
 static int g_force_portable = 0;
 static int g_force_avx2 = 0;
+#if CK_X86_SIMD
 static int host_has_avx512(void);
+#endif
 
 // ---------------------------------------------------------------- conversions
 
@@ -209,7 +211,7 @@ static void dot_rows_q8_0_portable(const uint8_t *row, int cols, const float *X,
 
 // ---------------------------------------------------------------- AVX2 path
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if CK_X86_SIMD
 #include <immintrin.h>
 #define CK_HAVE_AVX2_PATH 1
 

@@ -47,7 +47,7 @@ static void delta_rule_portable(float *S, int n, const float *r, const float *w,
     }
 }
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if CK_X86_SIMD
 #include <immintrin.h>
 #define DR_TARGET __attribute__((target("avx2,fma")))
 
@@ -102,7 +102,7 @@ void ck_delta_rule(float *S, int n, int tokens, int ld, const float *r, const fl
     int fast = ck_active_isa();
     for (int t = 0; t < tokens; t++) {
         size_t o = (size_t)t * ld;
-#if defined(__x86_64__) || defined(_M_X64)
+#if CK_X86_SIMD
         if (fast) {
             delta_rule_avx2(S, n, r + o, w + o, k + o, v + o, a + o, b + o, y + o);
             continue;

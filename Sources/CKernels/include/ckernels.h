@@ -9,6 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// 1 where the x86-64 SIMD paths are compiled in (chosen at run time by CPU
+/// features). Defining CK_PORTABLE_ONLY builds the portable C alone, which is how
+/// the tests check a build for hosts without AVX2 (and what arm64 gets).
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(CK_PORTABLE_ONLY)
+#define CK_X86_SIMD 1
+#else
+#define CK_X86_SIMD 0
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
