@@ -183,21 +183,45 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         let h = config.headCount
         let n = config.headSize
         let x = s.x.pointer, xa = s.xa.pointer
-        Norm.layerRows(x, rows: t, width: c, weight: b.ln1w, bias: b.ln1b, eps: Self.layerNormEps, out: xa)
+        // Per-token work below runs on token ranges across the pool: in a long prefill
+        // it would otherwise be the serial part that a second thread cannot speed up.
+        // Each token's values depend only on its own inputs, so the split cannot
+        // change a result.
+        pool.forEachBlock(count: t, minimumPerBlock: 8) { tokens in
+            Norm.layerRows(
+                x + tokens.lowerBound * c, rows: tokens.count, width: c, weight: b.ln1w, bias: b.ln1b,
+                eps: Self.layerNormEps, out: xa + tokens.lowerBound * c)
+        }
 
         // xx = x_prev − x;  xr = x + xx·x_r  (likewise w, k, v, a, g)
-        for i in 0..<t {
-            let prev = i == 0 ? UnsafePointer(attPrev) : UnsafePointer(xa + (i - 1) * c)
-            let cur = xa + i * c
-            let o = i * c
-            for j in 0..<c {
-                let d = prev[j] - cur[j]
-                s.xr.pointer[o + j] = cur[j] + d * b.xR[j]
-                s.xw.pointer[o + j] = cur[j] + d * b.xW[j]
-                s.xk.pointer[o + j] = cur[j] + d * b.xK[j]
-                s.xv.pointer[o + j] = cur[j] + d * b.xV[j]
-                s.xaa.pointer[o + j] = cur[j] + d * b.xA[j]
-                s.xg.pointer[o + j] = cur[j] + d * b.xG[j]
+        let xr = s.xr.pointer, xw = s.xw.pointer, xk = s.xk.pointer
+        let xv = s.xv.pointer, xaa = s.xaa.pointer, xg = s.xg.pointer
+        b.xR.withUnsafeBufferPointer { mR in
+            b.xW.withUnsafeBufferPointer { mW in
+                b.xK.withUnsafeBufferPointer { mK in
+                    b.xV.withUnsafeBufferPointer { mV in
+                        b.xA.withUnsafeBufferPointer { mA in
+                            b.xG.withUnsafeBufferPointer { mG in
+                                pool.forEachBlock(count: t, minimumPerBlock: 8) { tokens in
+                                    for i in tokens {
+                                        let prev = i == 0 ? UnsafePointer(attPrev) : UnsafePointer(xa + (i - 1) * c)
+                                        let cur = xa + i * c
+                                        let o = i * c
+                                        for j in 0..<c {
+                                            let d = prev[j] - cur[j]
+                                            xr[o + j] = cur[j] + d * mR[j]
+                                            xw[o + j] = cur[j] + d * mW[j]
+                                            xk[o + j] = cur[j] + d * mK[j]
+                                            xv[o + j] = cur[j] + d * mV[j]
+                                            xaa[o + j] = cur[j] + d * mA[j]
+                                            xg[o + j] = cur[j] + d * mG[j]
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         attPrev.update(from: xa + (t - 1) * c, count: c)
@@ -248,23 +272,25 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         // The mixes xr and xk are spent (their products are in r and k), so they hold
         // the delta rule's correction vectors: −kk and kk·a.
         let negKK = s.xr.pointer, kkA = s.xk.pointer
-        for i in 0..<t {
-            let o = i * c
-            // kk = normalize(k · k_k) per head (L2, eps 1e-12);  k = k · (1 + (a − 1) · k_a)
-            for hh in 0..<h {
-                var norm: Float = 0
-                for j in 0..<n {
-                    let q = k[o + hh * n + j] * b.kK[hh * n + j]
-                    kk[o + hh * n + j] = q
-                    norm += q * q
+        pool.forEachBlock(count: t, minimumPerBlock: 8) { tokens in
+            for i in tokens {
+                let o = i * c
+                // kk = normalize(k · k_k) per head (L2, eps 1e-12);  k = k · (1 + (a − 1) · k_a)
+                for hh in 0..<h {
+                    var norm: Float = 0
+                    for j in 0..<n {
+                        let q = k[o + hh * n + j] * b.kK[hh * n + j]
+                        kk[o + hh * n + j] = q
+                        norm += q * q
+                    }
+                    let inv = 1 / max(norm.squareRoot(), 1e-12)
+                    for j in 0..<n { kk[o + hh * n + j] *= inv }
                 }
-                let inv = 1 / max(norm.squareRoot(), 1e-12)
-                for j in 0..<n { kk[o + hh * n + j] *= inv }
-            }
-            for j in 0..<c {
-                k[o + j] = k[o + j] * (1 + (a[o + j] - 1) * b.kA[j])
-                negKK[o + j] = -kk[o + j]
-                kkA[o + j] = kk[o + j] * a[o + j]
+                for j in 0..<c {
+                    k[o + j] = k[o + j] * (1 + (a[o + j] - 1) * b.kA[j])
+                    negKK[o + j] = -kk[o + j]
+                    kkA[o + j] = kk[o + j] * a[o + j]
+                }
             }
         }
 
@@ -273,17 +299,19 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         DeltaRule.run(
             state: kv, heads: h, n: n, tokens: t, r: r, w: w, k: k, v: v, a: negKK, b: kkA, y: y, pool: pool)
 
-        for i in 0..<t {
-            let o = i * c
-            // y = GN(y; ln_x) + (Σ_j r·k·r_k per head) · v;  y = y · g
-            Norm.group(y + o, groups: h, weight: b.lnxW, bias: b.lnxB, eps: Self.groupNormEps, count: c, out: y + o)
-            for hh in 0..<h {
-                let base = o + hh * n
-                var bonus: Float = 0
-                for j in 0..<n { bonus += r[base + j] * k[base + j] * b.rK[hh * n + j] }
-                for j in 0..<n { y[base + j] += bonus * v[base + j] }
+        pool.forEachBlock(count: t, minimumPerBlock: 8) { tokens in
+            for i in tokens {
+                let o = i * c
+                // y = GN(y; ln_x) + (Σ_j r·k·r_k per head) · v;  y = y · g
+                Norm.group(y + o, groups: h, weight: b.lnxW, bias: b.lnxB, eps: Self.groupNormEps, count: c, out: y + o)
+                for hh in 0..<h {
+                    let base = o + hh * n
+                    var bonus: Float = 0
+                    for j in 0..<n { bonus += r[base + j] * k[base + j] * b.rK[hh * n + j] }
+                    for j in 0..<n { y[base + j] += bonus * v[base + j] }
+                }
+                for j in 0..<c { y[o + j] *= s.g.pointer[o + j] }
             }
-            for j in 0..<c { y[o + j] *= s.g.pointer[o + j] }
         }
 
         // x = x + (y · g) @ O
@@ -308,11 +336,19 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         let c = config.embedding
         let f = config.ffnWidth
         let x = s.x.pointer, xa = s.xa.pointer, xk = s.xk.pointer
-        Norm.layerRows(x, rows: t, width: c, weight: b.ln2w, bias: b.ln2b, eps: Self.layerNormEps, out: xa)
-        // k = x + (x_prev − x) · x_k
-        for i in 0..<t {
-            let prev = i == 0 ? UnsafePointer(ffnPrev) : UnsafePointer(xa + (i - 1) * c)
-            for j in 0..<c { xk[i * c + j] = xa[i * c + j] + (prev[j] - xa[i * c + j]) * b.ffnXK[j] }
+        // k = x + (x_prev − x) · x_k, on token ranges across the pool (see timeMix).
+        b.ffnXK.withUnsafeBufferPointer { mK in
+            pool.forEachBlock(count: t, minimumPerBlock: 8) { tokens in
+                Norm.layerRows(
+                    x + tokens.lowerBound * c, rows: tokens.count, width: c, weight: b.ln2w, bias: b.ln2b,
+                    eps: Self.layerNormEps, out: xa + tokens.lowerBound * c)
+            }
+            pool.forEachBlock(count: t, minimumPerBlock: 8) { tokens in
+                for i in tokens {
+                    let prev = i == 0 ? UnsafePointer(ffnPrev) : UnsafePointer(xa + (i - 1) * c)
+                    for j in 0..<c { xk[i * c + j] = xa[i * c + j] + (prev[j] - xa[i * c + j]) * mK[j] }
+                }
+            }
         }
         ffnPrev.update(from: xa + (t - 1) * c, count: c)
         // out = relu(k @ K)² @ V
