@@ -1,0 +1,187 @@
+// Internal to CKernels: the helpers and kernel entry points the kernel files share.
+// Not part of the module's interface (include/ckernels.h is).
+#ifndef CK_INTERNAL_H
+#define CK_INTERNAL_H
+
+#include "ckernels.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/// Set by ck_force_portable / ck_force_avx2 (tests and benchmarks).
+extern int g_force_portable;
+extern int g_force_avx2;
+
+// ---------------------------------------------------------------- scalar helpers
+
+static inline float f16_to_f32_scalar(uint16_t h) {
+    // Decode sign, exponent and mantissa by hand so the portable path needs no
+    // hardware half-precision support.
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1F;
+    uint32_t mant = h & 0x3FF;
+    uint32_t bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else {
+            // Subnormal half: normalise it into a float32 normal number.
+            exp = 127 - 15 + 1;
+            while ((mant & 0x400) == 0) {
+                mant <<= 1;
+                exp--;
+            }
+            mant &= 0x3FF;
+            bits = sign | (exp << 23) | (mant << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7F800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float bf16_to_f32_scalar(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float load_scalar(int dtype, const uint8_t *row, size_t i) {
+    switch (dtype) {
+    case CK_F16: {
+        uint16_t h;
+        memcpy(&h, row + 2 * (size_t)i, 2);
+        return f16_to_f32_scalar(h);
+    }
+    case CK_BF16: {
+        uint16_t h;
+        memcpy(&h, row + 2 * (size_t)i, 2);
+        return bf16_to_f32_scalar(h);
+    }
+    default: {
+        float f;
+        memcpy(&f, row + 4 * (size_t)i, 4);
+        return f;
+    }
+    }
+}
+
+static inline size_t elem_size(int dtype) { return dtype == CK_F32 ? 4 : 2; }
+
+static inline int is_quantized(int dtype) { return dtype >= CK_Q4_0; }
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
+
+
+// ---------------------------------------------------------------- portable kernels
+
+/// Rows [r] of the float types in the reference order (matmul_float.c).
+void dot_rows_portable(int dtype, const uint8_t *row, int cols, const float *X, int ldx, int n_tokens, float *Y,
+                       int ldy, int r);
+
+/// A Q8_0 row in the block-sum order (matmul_quant.c).
+void dot_rows_q8_0_portable(const uint8_t *row, int cols, const float *X, int ldx, int n_tokens, float *Y, int ldy,
+                            int r);
+
+#if CK_X86_SIMD
+#include <immintrin.h>
+
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma,f16c")))
+#define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
+
+AVX2_TARGET static inline __m256 load8(int dtype, const uint8_t *row, int i) {
+    switch (dtype) {
+    case CK_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * (size_t)i)));
+    case CK_BF16: {
+        __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + 2 * (size_t)i)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+    }
+    default:
+        return _mm256_loadu_ps((const float *)(row + 4 * (size_t)i));
+    }
+}
+
+AVX2_TARGET static inline float hsum8(__m256 v) {
+    // Lanes (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1: the tree the portable path mirrors.
+    __m128 lo = _mm256_castps256_ps128(v);
+    __m128 hi = _mm256_extractf128_ps(v, 1);
+    __m128 s4 = _mm_add_ps(lo, hi);
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+    return _mm_cvtss_f32(s1);
+}
+
+// A block's fp16 scale as float32. Left to itself the compiler turns this into an
+// insert (vpinsrw) that merges into another vector register, often an accumulator,
+// which chained every block to the one before and halved Q8_0 speed; the empty asm
+// makes the zero-extending move stay a move.
+AVX2_TARGET static inline float scale16(const uint8_t *p) {
+    __m128i h = _mm_cvtsi32_si128((int)rd16(p));
+    __asm__("" : "+x"(h));
+    return _mm_cvtss_f32(_mm_cvtph_ps(h));
+}
+
+AVX2_TARGET static inline float tail_dot(int dtype, const uint8_t *row, int i, int cols, const float *x) {
+    float tail = 0.0f;
+    for (; i < cols; i++) tail = tail + load_scalar(dtype, row, i) * x[i];
+    return tail;
+}
+
+// hsum8 of four vectors at once, lane for lane the same additions: for each
+// vector s4 = low half + high half, then (s4[0] + s4[2]) + (s4[1] + s4[3]).
+// Generation spends a few percent of its time on the horizontal sums of short
+// rows (768 columns, and 64-column LoRA factors); this shares the shuffles.
+AVX2_TARGET static inline __m128 hsum8x4(__m256 a, __m256 b, __m256 c, __m256 d) {
+    __m128 sa = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    __m128 sb = _mm_add_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps(b, 1));
+    __m128 sc = _mm_add_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1));
+    __m128 sd = _mm256_castps256_ps128(d);
+    sd = _mm_add_ps(sd, _mm256_extractf128_ps(d, 1));
+    // [a0+a2, b0+b2, a1+a3, b1+b3] and the same for c, d.
+    __m128 ab = _mm_add_ps(_mm_unpacklo_ps(sa, sb), _mm_unpackhi_ps(sa, sb));
+    __m128 cd = _mm_add_ps(_mm_unpacklo_ps(sc, sd), _mm_unpackhi_ps(sc, sd));
+    return _mm_add_ps(_mm_movelh_ps(ab, cd), _mm_movehl_ps(cd, ab));
+}
+
+
+/// 1 when the host has AVX2, FMA and F16C (ckernels.c).
+int host_has_avx2(void);
+
+/// 1 when the host has AVX-512 F and VL (ckernels.c).
+int host_has_avx512(void);
+
+/// One row of a float type for n_tokens tokens, two tokens per weight load (matmul_float.c).
+void dot_rows_avx2(int dtype, const uint8_t *row, int cols, const float *X, int ldx, int n_tokens, float *Y,
+                   int ldy, int r);
+
+/// One token over rows [lo, hi) of a float type, four rows per reduction (matmul_float.c).
+void vector_rows_f32(const uint8_t *b, size_t rb, int cols, const float *x, float *y, int lo, int hi);
+void vector_rows_f16(const uint8_t *b, size_t rb, int cols, const float *x, float *y, int lo, int hi);
+void vector_rows_bf16(const uint8_t *b, size_t rb, int cols, const float *x, float *y, int lo, int hi);
+
+/// Register-tiled rows [lo, returned) for all tokens (matmul_float.c); the caller runs the rest.
+int tiled_rows_avx2(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
+                    int n_tokens, float *Y, int ldy, int lo, int hi);
+int tiled_rows_avx512(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
+                      int n_tokens, float *Y, int ldy, int lo, int hi);
+
+/// A quantized row kernel for n_tokens tokens (matmul_quant.c).
+typedef void (*quant_rows_fn)(const uint8_t *, int, const float *, int, int, float *, int, int);
+
+/// The fastest row kernel of a block type on this host (matmul_quant.c).
+quant_rows_fn quant_rows_avx2(int dtype);
+
+/// One token over Q8_0 rows [lo, hi), four rows per reduction (matmul_quant.c).
+void q8_0_vector_rows_avx512(const uint8_t *base, size_t row_bytes, int cols, const float *x, float *y, int lo,
+                             int hi);
+#endif
+
+#endif

@@ -1,0 +1,355 @@
+// Matrix products over float32, fp16 and bf16 rows (see include/ckernels.h).
+//
+// Summation order (the same on every call of one code path, which is what makes
+// step mode, sequence mode and every thread count agree bit for bit):
+//   four 8-lane accumulators take 32-element blocks round-robin; a remaining
+//   8-element block goes to accumulator 0; the last cols % 8 elements go to a
+//   scalar sum. The result is hsum((acc0 + acc1) + (acc2 + acc3)) + scalar.
+// The one-token kernel, the two-token row kernel and the register tiles below all
+// produce exactly this sum; they differ in how loads are shared.
+#include "ck_internal.h"
+
+// ---------------------------------------------------------------- portable path
+
+// One token: the reference summation order, written with plain loops.
+void dot_rows_portable(int dtype, const uint8_t *row, int cols, const float *X, int ldx,
+                              int n_tokens, float *Y, int ldy, int r) {
+    float w[8];
+    for (int t = 0; t < n_tokens; t++) {
+        const float *x = X + (size_t)t * ldx;
+        float acc[4][8] = {{0}};
+        int i = 0;
+        for (; i + 32 <= cols; i += 32) {
+            for (int a = 0; a < 4; a++) {
+                for (int l = 0; l < 8; l++) w[l] = load_scalar(dtype, row, i + 8 * a + l);
+                for (int l = 0; l < 8; l++) acc[a][l] = acc[a][l] + w[l] * x[i + 8 * a + l];
+            }
+        }
+        for (; i + 8 <= cols; i += 8) {
+            for (int l = 0; l < 8; l++) w[l] = load_scalar(dtype, row, i + l);
+            for (int l = 0; l < 8; l++) acc[0][l] = acc[0][l] + w[l] * x[i + l];
+        }
+        float tail = 0.0f;
+        for (; i < cols; i++) tail = tail + load_scalar(dtype, row, i) * x[i];
+        float v[8];
+        for (int l = 0; l < 8; l++) v[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+        // Horizontal sum in the same tree the AVX2 path uses.
+        float s = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+        Y[(size_t)t * ldy + r] = s + tail;
+    }
+}
+
+#if CK_X86_SIMD
+
+// Two tokens share every weight load; each token's own summation order is the
+// one-token order exactly.
+AVX2_TARGET void dot_rows_avx2(int dtype, const uint8_t *row, int cols, const float *X, int ldx,
+                                      int n_tokens, float *Y, int ldy, int r) {
+    int t = 0;
+    for (; t + 2 <= n_tokens; t += 2) {
+        const float *x0 = X + (size_t)t * ldx;
+        const float *x1 = x0 + ldx;
+        __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a02 = _mm256_setzero_ps(), a03 = _mm256_setzero_ps();
+        __m256 a10 = _mm256_setzero_ps(), a11 = _mm256_setzero_ps(), a12 = _mm256_setzero_ps(), a13 = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= cols; i += 32) {
+            __m256 w0 = load8(dtype, row, i), w1 = load8(dtype, row, i + 8);
+            __m256 w2 = load8(dtype, row, i + 16), w3 = load8(dtype, row, i + 24);
+            a00 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + i), a00);
+            a01 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x0 + i + 8), a01);
+            a02 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x0 + i + 16), a02);
+            a03 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x0 + i + 24), a03);
+            a10 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x1 + i), a10);
+            a11 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x1 + i + 8), a11);
+            a12 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x1 + i + 16), a12);
+            a13 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x1 + i + 24), a13);
+        }
+        for (; i + 8 <= cols; i += 8) {
+            __m256 w0 = load8(dtype, row, i);
+            a00 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + i), a00);
+            a10 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x1 + i), a10);
+        }
+        __m256 v0 = _mm256_add_ps(_mm256_add_ps(a00, a01), _mm256_add_ps(a02, a03));
+        __m256 v1 = _mm256_add_ps(_mm256_add_ps(a10, a11), _mm256_add_ps(a12, a13));
+        Y[(size_t)t * ldy + r] = hsum8(v0) + tail_dot(dtype, row, i, cols, x0);
+        Y[(size_t)(t + 1) * ldy + r] = hsum8(v1) + tail_dot(dtype, row, i, cols, x1);
+    }
+    for (; t < n_tokens; t++) {
+        const float *x0 = X + (size_t)t * ldx;
+        __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a02 = _mm256_setzero_ps(), a03 = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= cols; i += 32) {
+            a00 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x0 + i), a00);
+            a01 = _mm256_fmadd_ps(load8(dtype, row, i + 8), _mm256_loadu_ps(x0 + i + 8), a01);
+            a02 = _mm256_fmadd_ps(load8(dtype, row, i + 16), _mm256_loadu_ps(x0 + i + 16), a02);
+            a03 = _mm256_fmadd_ps(load8(dtype, row, i + 24), _mm256_loadu_ps(x0 + i + 24), a03);
+        }
+        for (; i + 8 <= cols; i += 8) {
+            a00 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x0 + i), a00);
+        }
+        __m256 v0 = _mm256_add_ps(_mm256_add_ps(a00, a01), _mm256_add_ps(a02, a03));
+        Y[(size_t)t * ldy + r] = hsum8(v0) + tail_dot(dtype, row, i, cols, x0);
+    }
+}
+
+// ---- one token, four rows per reduction (generation)
+
+// One row's 8-lane vector (acc0 + acc1) + (acc2 + acc3) in dot_rows_avx2's order.
+__attribute__((always_inline)) AVX2_TARGET static inline __m256 row_vector(int dtype, const uint8_t *row, int cols,
+                                                                           const float *x) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= cols; i += 32) {
+        a0 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(load8(dtype, row, i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load8(dtype, row, i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load8(dtype, row, i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= cols; i += 8) a0 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x + i), a0);
+    return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+}
+
+// y[r] for rows [lo, hi) of one token; bit-identical to dot_rows_avx2 with n_tokens = 1.
+__attribute__((always_inline)) AVX2_TARGET static inline void vector_rows_impl(int dtype, const uint8_t *base,
+                                                                               size_t row_bytes, int cols, const float *x,
+                                                                               float *y, int lo, int hi) {
+    int tail_at = cols & ~7;
+    int r = lo;
+    for (; r + 4 <= hi; r += 4) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+        __m256 v0 = row_vector(dtype, row, cols, x);
+        __m256 v1 = row_vector(dtype, row + row_bytes, cols, x);
+        __m256 v2 = row_vector(dtype, row + 2 * row_bytes, cols, x);
+        __m256 v3 = row_vector(dtype, row + 3 * row_bytes, cols, x);
+        __m128 sums = hsum8x4(v0, v1, v2, v3);
+        if (tail_at < cols) {
+            __m128 tails = _mm_set_ps(tail_dot(dtype, row + 3 * row_bytes, tail_at, cols, x),
+                                      tail_dot(dtype, row + 2 * row_bytes, tail_at, cols, x),
+                                      tail_dot(dtype, row + row_bytes, tail_at, cols, x),
+                                      tail_dot(dtype, row, tail_at, cols, x));
+            sums = _mm_add_ps(sums, tails);
+        } else {
+            // dot_rows_avx2 adds a zero tail; adding it here too keeps the sign of zero sums equal.
+            sums = _mm_add_ps(sums, _mm_setzero_ps());
+        }
+        _mm_storeu_ps(y + r, sums);
+    }
+    for (; r < hi; r++) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+        y[r] = hsum8(row_vector(dtype, row, cols, x)) + tail_dot(dtype, row, tail_at, cols, x);
+    }
+}
+
+AVX2_TARGET void vector_rows_f32(const uint8_t *b, size_t rb, int cols, const float *x, float *y, int lo, int hi) {
+    vector_rows_impl(CK_F32, b, rb, cols, x, y, lo, hi);
+}
+AVX2_TARGET void vector_rows_f16(const uint8_t *b, size_t rb, int cols, const float *x, float *y, int lo, int hi) {
+    vector_rows_impl(CK_F16, b, rb, cols, x, y, lo, hi);
+}
+AVX2_TARGET void vector_rows_bf16(const uint8_t *b, size_t rb, int cols, const float *x, float *y, int lo, int hi) {
+    vector_rows_impl(CK_BF16, b, rb, cols, x, y, lo, hi);
+}
+
+// ---- many tokens: register tiles (prefill)
+//
+// The matrix-vector order gives each output four 8-lane accumulators that take
+// 32-element blocks round-robin. They are independent chains, so a tile can run
+// them one after another: chain c over every 8-lane group at 32m + 8c for R rows
+// × T tokens at once (R·T accumulators in registers, each weight load and
+// conversion shared by T tokens, each token load by R rows), park the partial
+// sums, and combine them at the end exactly as (acc0 + acc1) + (acc2 + acc3).
+// The results are bit-identical to dot_rows_avx2; only the memory traffic and
+// the number of loads per multiply-add change.
+
+// One chain over the tile: acc[i][j] = Σ over groups at 32m + 8c of w_i·x_j
+// (chain 0 also takes the 8-lane groups after the last full block).
+__attribute__((always_inline)) AVX2_TARGET static inline void chain_pass(int dtype, int R, int T, int c,
+                                                                         const uint8_t *row, size_t row_bytes, int cols,
+                                                                         const float *x, int ldx, __m256 acc[6][6]) {
+    // An opaque zero: a literal one let the compiler clear the accumulators with memset.
+    __m256 zero = _mm256_setzero_ps();
+    __asm__("" : "+x"(zero));
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) acc[i][j] = zero;
+    int full = cols / 32;
+    int groups_end = c == 0 ? full * 4 + (cols % 32) / 8 : full * 4;
+    for (int g = c; g < groups_end; g += (g < full * 4 ? 4 : 1)) {
+        int col = 8 * g;
+        __m256 w[6];
+        for (int i = 0; i < R; i++) w[i] = load8(dtype, row + (size_t)i * row_bytes, col);
+        for (int j = 0; j < T; j++) {
+            __m256 xv = _mm256_loadu_ps(x + (size_t)j * ldx + col);
+            for (int i = 0; i < R; i++) acc[i][j] = _mm256_fmadd_ps(w[i], xv, acc[i][j]);
+        }
+    }
+}
+
+__attribute__((always_inline)) AVX2_TARGET static inline void tile_impl(int dtype, int R, int T, const uint8_t *row,
+                                                                        size_t row_bytes, int cols, const float *x,
+                                                                        int ldx, float *y, int ldy, int r) {
+    // Chains 0 and 1 are folded into one parked sum as soon as chain 1 ends, which is
+    // the (acc0 + acc1) of the row kernel; chain 2 is parked, chain 3 stays in registers.
+    __m256 p01[6][6], p2[6][6], acc[6][6];
+    // The empty asm statements keep the parking copies as register stores; without
+    // them the compiler spilled the accumulators to call memcpy (4% of prefill).
+    chain_pass(dtype, R, T, 0, row, row_bytes, cols, x, ldx, acc);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            __asm__("" : "+x"(acc[i][j]));
+            p01[i][j] = acc[i][j];
+        }
+    chain_pass(dtype, R, T, 1, row, row_bytes, cols, x, ldx, acc);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) p01[i][j] = _mm256_add_ps(p01[i][j], acc[i][j]);
+    chain_pass(dtype, R, T, 2, row, row_bytes, cols, x, ldx, acc);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            __asm__("" : "+x"(acc[i][j]));
+            p2[i][j] = acc[i][j];
+        }
+    chain_pass(dtype, R, T, 3, row, row_bytes, cols, x, ldx, acc);
+    int tail_at = cols & ~7;
+    for (int i = 0; i < R; i++) {
+        for (int j = 0; j < T; j++) {
+            __m256 v = _mm256_add_ps(p01[i][j], _mm256_add_ps(p2[i][j], acc[i][j]));
+            y[(size_t)j * ldy + r + i] = hsum8(v) + tail_dot(dtype, row + (size_t)i * row_bytes, tail_at, cols, x + (size_t)j * ldx);
+        }
+    }
+}
+
+// Tokens are taken in blocks whose activations stay in L2 while every row tile of
+// the range passes over them; each row tile's weights stay in L1 across the block.
+enum { TILE_TOKEN_BLOCK = 48 };
+
+#define TILE_CALL(R, T)                                                                         \
+    do {                                                                                        \
+        if (dtype == CK_F16)                                                                    \
+            TILE_FN(CK_F16, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                     \
+        else if (dtype == CK_BF16)                                                              \
+            TILE_FN(CK_BF16, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                    \
+        else                                                                                    \
+            TILE_FN(CK_F32, R, T, row, row_bytes, cols, x, ldx, y, ldy, r);                     \
+    } while (0)
+
+// Rows [lo, returned) for all tokens: whole T-token tiles, then one narrower tile
+// for the tokens left over. The caller runs the leftover rows (fewer than R).
+#define TILED_ROWS(NAME, TARGET, R, T)                                                                          \
+    TARGET int NAME(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,  \
+                           int n_tokens, float *Y, int ldy, int lo, int hi) {                                   \
+        int rows_done = lo + (hi - lo) / (R) * (R);                                                             \
+        int tokens_done = n_tokens / (T) * (T);                                                                 \
+        for (int t0 = 0; t0 < n_tokens; t0 += TILE_TOKEN_BLOCK) {                                                \
+            int t1 = t0 + TILE_TOKEN_BLOCK < n_tokens ? t0 + TILE_TOKEN_BLOCK : n_tokens;                        \
+            for (int r = lo; r < rows_done; r += (R)) {                                                         \
+                const uint8_t *row = base + (size_t)r * row_bytes;                                              \
+                int t = t0;                                                                                     \
+                for (; t + (T) <= t1 && t < tokens_done; t += (T)) {                                            \
+                    const float *x = X + (size_t)t * ldx;                                                       \
+                    float *y = Y + (size_t)t * ldy;                                                             \
+                    TILE_CALL(R, T);                                                                            \
+                }                                                                                               \
+                if (t < t1) {                                                                                   \
+                    const float *x = X + (size_t)t * ldx;                                                       \
+                    float *y = Y + (size_t)t * ldy;                                                             \
+                    switch (t1 - t) {                                                                           \
+                    case 1: TILE_CALL(R, 1); break;                                                             \
+                    case 2: TILE_CALL(R, 2); break;                                                             \
+                    case 3: TILE_CALL(R, 3); break;                                                             \
+                    case 4: TILE_CALL(R, (T) > 4 ? 4 : 1); break;                                               \
+                    default: TILE_CALL(R, (T) > 5 ? 5 : 1); break;                                              \
+                    }                                                                                           \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+        return rows_done;                                                                                       \
+    }
+
+// ---- many tokens with AVX-512: two chains per register
+//
+// A 16-lane register over 16 consecutive columns at 32m holds chain 0 in lanes
+// 0–7 and chain 1 in lanes 8–15 (at 32m + 16: chains 2 and 3), so one pass does
+// two chains with half the instructions of the 8-lane tile and each lane still
+// does exactly the 8-lane arithmetic. The 8-lane groups after the last full block
+// belong to chain 0 alone and are added to lanes 0–7 under a mask.
+
+__attribute__((always_inline)) AVX512_TARGET static inline __m512 load16(int dtype, const uint8_t *row, int i) {
+    switch (dtype) {
+    case CK_F16: return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 2 * (size_t)i)));
+    case CK_BF16:
+        return _mm512_castsi512_ps(
+            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(row + 2 * (size_t)i))), 16));
+    default: return _mm512_loadu_ps((const float *)(row + 4 * (size_t)i));
+    }
+}
+
+__attribute__((always_inline)) AVX512_TARGET static inline __m512 load8_low(int dtype, const uint8_t *row, int i) {
+    return _mm512_castps256_ps512(load8(dtype, row, i));
+}
+
+__attribute__((always_inline)) AVX512_TARGET static inline void pair_pass(int dtype, int R, int T, int half,
+                                                                          const uint8_t *row, size_t row_bytes, int cols,
+                                                                          const float *x, int ldx, __m512 acc[6][6]) {
+    // An opaque zero: a literal one let the compiler clear the accumulators with memset.
+    __m512 zero = _mm512_setzero_ps();
+    __asm__("" : "+v"(zero));
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) acc[i][j] = zero;
+    int full = cols / 32;
+    for (int m = 0; m < full; m++) {
+        int col = 32 * m + 16 * half;
+        __m512 w[6];
+        for (int i = 0; i < R; i++) w[i] = load16(dtype, row + (size_t)i * row_bytes, col);
+        for (int j = 0; j < T; j++) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)j * ldx + col);
+            for (int i = 0; i < R; i++) acc[i][j] = _mm512_fmadd_ps(w[i], xv, acc[i][j]);
+        }
+    }
+    if (half == 0) {
+        for (int e = 0; e < (cols % 32) / 8; e++) {
+            int col = 32 * full + 8 * e;
+            __m512 w[6];
+            for (int i = 0; i < R; i++) w[i] = load8_low(dtype, row + (size_t)i * row_bytes, col);
+            for (int j = 0; j < T; j++) {
+                __m512 xv = _mm512_castps256_ps512(_mm256_loadu_ps(x + (size_t)j * ldx + col));
+                for (int i = 0; i < R; i++) acc[i][j] = _mm512_mask3_fmadd_ps(w[i], xv, acc[i][j], 0x00FF);
+            }
+        }
+    }
+}
+
+AVX512_TARGET static inline __m256 high8(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+
+__attribute__((always_inline)) AVX512_TARGET static inline void tile512_impl(int dtype, int R, int T,
+                                                                             const uint8_t *row, size_t row_bytes,
+                                                                             int cols, const float *x, int ldx, float *y,
+                                                                             int ldy, int r) {
+    __m512 p01[6][6], acc[6][6];
+    pair_pass(dtype, R, T, 0, row, row_bytes, cols, x, ldx, acc);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            __asm__("" : "+v"(acc[i][j]));
+            p01[i][j] = acc[i][j];
+        }
+    pair_pass(dtype, R, T, 1, row, row_bytes, cols, x, ldx, acc);
+    int tail_at = cols & ~7;
+    for (int i = 0; i < R; i++) {
+        for (int j = 0; j < T; j++) {
+            // (chain 0 + chain 1) + (chain 2 + chain 3), as the row kernel adds them.
+            __m256 s01 = _mm256_add_ps(_mm512_castps512_ps256(p01[i][j]), high8(p01[i][j]));
+            __m256 s23 = _mm256_add_ps(_mm512_castps512_ps256(acc[i][j]), high8(acc[i][j]));
+            y[(size_t)j * ldy + r + i] =
+                hsum8(_mm256_add_ps(s01, s23)) + tail_dot(dtype, row + (size_t)i * row_bytes, tail_at, cols, x + (size_t)j * ldx);
+        }
+    }
+}
+
+// AVX2 has 16 vector registers: 3 × 4 accumulators, 3 weights and a token.
+#define TILE_FN tile_impl
+TILED_ROWS(tiled_rows_avx2, AVX2_TARGET, 3, 4)
+#undef TILE_FN
+// AVX-512's 32 registers: 4 × 6 tiles of 16-lane accumulators, two chains per register.
+#define TILE_FN tile512_impl
+TILED_ROWS(tiled_rows_avx512, AVX512_TARGET, 4, 6)
+#undef TILE_FN
+
+#endif

@@ -1,0 +1,301 @@
+// Matrix products over ggml block-quantized rows (see include/ckernels.h).
+//
+// Q4_0, Q4_1, Q5_0 and Q5_1 blocks are dequantized in registers with exactly
+// ggml's float operations and then summed in the float order (matmul_float.c);
+// Q8_0 has its own block-sum order, described below.
+#include "ck_internal.h"
+
+// Q8_0 in the block-sum order described at dot_rows_q8_0_avx2.
+void dot_rows_q8_0_portable(const uint8_t *row, int cols, const float *X, int ldx, int n_tokens, float *Y,
+                                   int ldy, int r) {
+    int blocks = cols / 32;
+    for (int t = 0; t < n_tokens; t++) {
+        const float *x = X + (size_t)t * ldx;
+        float acc[2][16] = {{0}};
+        for (int k = 0; k < blocks; k++) {
+            const uint8_t *b = row + (size_t)k * 34;
+            float d = f16_to_f32_scalar(rd16(b));
+            for (int l = 0; l < 16; l++) {
+                float p = (float)(int8_t)b[2 + l] * x[32 * k + l];
+                p = p + (float)(int8_t)b[18 + l] * x[32 * k + 16 + l];
+                acc[k & 1][l] = acc[k & 1][l] + p * d;
+            }
+        }
+        float u[8];
+        for (int l = 0; l < 8; l++) u[l] = (acc[0][l] + acc[1][l]) + (acc[0][l + 8] + acc[1][l + 8]);
+        Y[(size_t)t * ldy + r] = ((u[0] + u[4]) + (u[2] + u[6])) + ((u[1] + u[5]) + (u[3] + u[7]));
+    }
+}
+
+#if CK_X86_SIMD
+
+// ---- quantized rows, dequantized in registers
+
+// The 32 quants of one block as signed bytes in element order (before the offset
+// of the _0 types is removed).
+AVX2_TARGET static inline __m256i nibbles32(const uint8_t *qs) {
+    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    __m128i mask = _mm_set1_epi8(0x0F);
+    // Elements 0–15 are the low nibbles, 16–31 the high nibbles, as ggml stores them.
+    __m128i lo = _mm_and_si128(q, mask);
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+    return _mm256_set_m128i(hi, lo);
+}
+
+// Byte e is 0x10 where bit e of qh is set: the fifth bit of each Q5 quant.
+AVX2_TARGET static inline __m256i high_bits32(uint32_t qh) {
+    __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
+                                         _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL,
+                                                           0x0101010101010101LL, 0x0000000000000000LL));
+    __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+// One block of 32 elements as four 8-lane vectors, with the same float operations
+// as dequantize_block (so the values are bit-identical to ggml's dequantization).
+__attribute__((always_inline)) AVX2_TARGET static inline void load_block(int dtype, const uint8_t *b, __m256 w[4]) {
+    __m256i q;
+    float d, m = 0;
+    int has_min = 0;
+    switch (dtype) {
+    case CK_Q8_0:
+        d = scale16(b);
+        q = _mm256_setzero_si256();  // read below, eight quants at a time
+        break;
+    case CK_Q4_0:
+        d = scale16(b);
+        q = _mm256_sub_epi8(nibbles32(b + 2), _mm256_set1_epi8(8));
+        break;
+    case CK_Q4_1:
+        d = scale16(b);
+        m = scale16(b + 2);
+        has_min = 1;
+        q = nibbles32(b + 4);
+        break;
+    case CK_Q5_0:
+        d = scale16(b);
+        q = _mm256_sub_epi8(_mm256_or_si256(nibbles32(b + 6), high_bits32(rd32(b + 2))), _mm256_set1_epi8(16));
+        break;
+    default:  // CK_Q5_1
+        d = scale16(b);
+        m = scale16(b + 2);
+        has_min = 1;
+        q = _mm256_or_si256(nibbles32(b + 8), high_bits32(rd32(b + 4)));
+        break;
+    }
+    __m256 vd = _mm256_set1_ps(d);
+    if (dtype == CK_Q8_0) {
+        // Sign-extending straight from memory saves the lane shuffles of the general case.
+        for (int g = 0; g < 4; g++)
+            w[g] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + 8 * g)))), vd);
+        return;
+    }
+    __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int g = 0; g < 4; g++) {
+        // (float)q·d, then + m for the _1 types: two roundings, as the scalar code.
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[g])), vd);
+        w[g] = has_min ? _mm256_add_ps(v, _mm256_set1_ps(m)) : v;
+    }
+}
+
+// The float path's summation order over quantized rows (cols is a multiple of 32,
+// so there is no tail): block k feeds accumulators 0–3 with its four 8-element
+// groups, exactly like a 32-element step of dot_rows_avx2.
+__attribute__((always_inline)) AVX2_TARGET static inline void dot_rows_quant_avx2_impl(
+    int dtype, const uint8_t *row, int cols, const float *X, int ldx, int n_tokens, float *Y, int ldy, int r) {
+    size_t bb = ck_block_bytes(dtype);
+    int blocks = cols / 32;
+    int t = 0;
+    for (; t + 2 <= n_tokens; t += 2) {
+        const float *x0 = X + (size_t)t * ldx, *x1 = x0 + ldx;
+        __m256 a0[4], a1[4];
+        for (int g = 0; g < 4; g++) a0[g] = a1[g] = _mm256_setzero_ps();
+        for (int k = 0; k < blocks; k++) {
+            __m256 w[4];
+            load_block(dtype, row + (size_t)k * bb, w);
+            for (int g = 0; g < 4; g++) {
+                a0[g] = _mm256_fmadd_ps(w[g], _mm256_loadu_ps(x0 + 32 * k + 8 * g), a0[g]);
+                a1[g] = _mm256_fmadd_ps(w[g], _mm256_loadu_ps(x1 + 32 * k + 8 * g), a1[g]);
+            }
+        }
+        Y[(size_t)t * ldy + r] = hsum8(_mm256_add_ps(_mm256_add_ps(a0[0], a0[1]), _mm256_add_ps(a0[2], a0[3])));
+        Y[(size_t)(t + 1) * ldy + r] = hsum8(_mm256_add_ps(_mm256_add_ps(a1[0], a1[1]), _mm256_add_ps(a1[2], a1[3])));
+    }
+    for (; t < n_tokens; t++) {
+        const float *x0 = X + (size_t)t * ldx;
+        __m256 a0[4];
+        for (int g = 0; g < 4; g++) a0[g] = _mm256_setzero_ps();
+        for (int k = 0; k < blocks; k++) {
+            __m256 w[4];
+            load_block(dtype, row + (size_t)k * bb, w);
+            for (int g = 0; g < 4; g++) a0[g] = _mm256_fmadd_ps(w[g], _mm256_loadu_ps(x0 + 32 * k + 8 * g), a0[g]);
+        }
+        Y[(size_t)t * ldy + r] = hsum8(_mm256_add_ps(_mm256_add_ps(a0[0], a0[1]), _mm256_add_ps(a0[2], a0[3])));
+    }
+}
+
+// One specialised copy per block type, so the type switch in load_block folds away.
+#define QUANT_ROWS(NAME, TYPE)                                                                                  \
+    AVX2_TARGET static void NAME(const uint8_t *row, int cols, const float *X, int ldx, int n, float *Y, int ldy, \
+                                 int r) {                                                                       \
+        dot_rows_quant_avx2_impl(TYPE, row, cols, X, ldx, n, Y, ldy, r);                                        \
+    }
+QUANT_ROWS(dot_rows_q4_0, CK_Q4_0)
+QUANT_ROWS(dot_rows_q4_1, CK_Q4_1)
+QUANT_ROWS(dot_rows_q5_0, CK_Q5_0)
+QUANT_ROWS(dot_rows_q5_1, CK_Q5_1)
+
+// ---- Q8_0: block sums
+//
+// Q8_0 is the one block type whose product is not "dequantize, then the float
+// path": dequantizing costs a multiply per weight, which made it compute-bound
+// at half the speed memory allows. Its order instead, per output:
+//   for block b (32 quants q, scale d):  p = q[0..15]·x[0..15]  (16 lanes, rounded)
+//                                        p = p + q[16..31]·x[16..31]  (fused)
+//                                        acc[b % 2] = acc[b % 2] + p·d  (fused)
+//   t = acc[0] + acc[1] (16 lanes);  u = t[0..7] + t[8..15];  result = hsum8(u).
+// The AVX-512 path holds the 16 lanes in one register, the AVX2 path in two; the
+// portable path rounds each product separately (it has no fused multiply-add).
+
+AVX2_TARGET static inline float q8_finish_avx2(__m256 e_lo, __m256 e_hi, __m256 o_lo, __m256 o_hi) {
+    __m256 t_lo = _mm256_add_ps(e_lo, o_lo), t_hi = _mm256_add_ps(e_hi, o_hi);
+    return hsum8(_mm256_add_ps(t_lo, t_hi));
+}
+
+AVX2_TARGET static inline __m256 q8_cvt8(const uint8_t *q) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
+}
+
+// One block's 16-lane partial sum p (as two 8-lane halves), scaled into acc.
+#define Q8_BLOCK_AVX2(b, xb, acc_lo, acc_hi)                                                 \
+    do {                                                                                     \
+        __m256 d_ = _mm256_set1_ps(scale16(b));                                              \
+        __m256 lo_ = _mm256_mul_ps(q8_cvt8((b) + 2), _mm256_loadu_ps(xb));                   \
+        __m256 hi_ = _mm256_mul_ps(q8_cvt8((b) + 10), _mm256_loadu_ps((xb) + 8));            \
+        lo_ = _mm256_fmadd_ps(q8_cvt8((b) + 18), _mm256_loadu_ps((xb) + 16), lo_);           \
+        hi_ = _mm256_fmadd_ps(q8_cvt8((b) + 26), _mm256_loadu_ps((xb) + 24), hi_);           \
+        acc_lo = _mm256_fmadd_ps(lo_, d_, acc_lo);                                           \
+        acc_hi = _mm256_fmadd_ps(hi_, d_, acc_hi);                                           \
+    } while (0)
+
+AVX2_TARGET static void dot_rows_q8_0_avx2(const uint8_t *row, int cols, const float *X, int ldx, int n_tokens,
+                                           float *Y, int ldy, int r) {
+    int blocks = cols / 32;
+    for (int t = 0; t < n_tokens; t++) {
+        const float *x = X + (size_t)t * ldx;
+        __m256 e_lo = _mm256_setzero_ps(), e_hi = _mm256_setzero_ps();
+        __m256 o_lo = _mm256_setzero_ps(), o_hi = _mm256_setzero_ps();
+        int k = 0;
+        // Even blocks feed the first pair of accumulators, odd blocks the second.
+        for (; k + 2 <= blocks; k += 2) {
+            Q8_BLOCK_AVX2(row + (size_t)k * 34, x + 32 * k, e_lo, e_hi);
+            Q8_BLOCK_AVX2(row + (size_t)(k + 1) * 34, x + 32 * (k + 1), o_lo, o_hi);
+        }
+        if (k < blocks) Q8_BLOCK_AVX2(row + (size_t)k * 34, x + 32 * k, e_lo, e_hi);
+        Y[(size_t)t * ldy + r] = q8_finish_avx2(e_lo, e_hi, o_lo, o_hi);
+    }
+}
+
+AVX512_TARGET static inline float q8_finish_avx512(__m512 even, __m512 odd) {
+    __m512 t = _mm512_add_ps(even, odd);
+    __m256 lo = _mm512_castps512_ps256(t), hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1));
+    return hsum8(_mm256_add_ps(lo, hi));
+}
+
+AVX512_TARGET static inline __m512 q8_cvt16(const uint8_t *q) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
+}
+
+// One block: p = q[0..15]·x[0..15] + q[16..31]·x[16..31], scaled into acc.
+#define Q8_BLOCK_AVX512(q0, q1, d, xb, acc) \
+    acc = _mm512_fmadd_ps(_mm512_fmadd_ps(q1, _mm512_loadu_ps((xb) + 16), _mm512_mul_ps(q0, _mm512_loadu_ps(xb))), d, acc)
+
+// Two tokens share each block's conversion (prefill); a lone token runs alone.
+// Even blocks feed the first accumulator, odd blocks the second.
+AVX512_TARGET static void dot_rows_q8_0_avx512(const uint8_t *row, int cols, const float *X, int ldx, int n_tokens,
+                                               float *Y, int ldy, int r) {
+    int blocks = cols / 32;
+    int t = 0;
+    for (; t + 2 <= n_tokens; t += 2) {
+        const float *x0 = X + (size_t)t * ldx, *x1 = x0 + ldx;
+        __m512 e0 = _mm512_setzero_ps(), o0 = _mm512_setzero_ps(), e1 = _mm512_setzero_ps(), o1 = _mm512_setzero_ps();
+        int k = 0;
+        for (; k + 2 <= blocks; k += 2) {
+            const uint8_t *b = row + (size_t)k * 34, *c = b + 34;
+            __m512 d = _mm512_set1_ps(scale16(b)), q0 = q8_cvt16(b + 2), q1 = q8_cvt16(b + 18);
+            Q8_BLOCK_AVX512(q0, q1, d, x0 + 32 * k, e0);
+            Q8_BLOCK_AVX512(q0, q1, d, x1 + 32 * k, e1);
+            __m512 dc = _mm512_set1_ps(scale16(c)), p0 = q8_cvt16(c + 2), p1 = q8_cvt16(c + 18);
+            Q8_BLOCK_AVX512(p0, p1, dc, x0 + 32 * k + 32, o0);
+            Q8_BLOCK_AVX512(p0, p1, dc, x1 + 32 * k + 32, o1);
+        }
+        if (k < blocks) {
+            const uint8_t *b = row + (size_t)k * 34;
+            __m512 d = _mm512_set1_ps(scale16(b)), q0 = q8_cvt16(b + 2), q1 = q8_cvt16(b + 18);
+            Q8_BLOCK_AVX512(q0, q1, d, x0 + 32 * k, e0);
+            Q8_BLOCK_AVX512(q0, q1, d, x1 + 32 * k, e1);
+        }
+        Y[(size_t)t * ldy + r] = q8_finish_avx512(e0, o0);
+        Y[(size_t)(t + 1) * ldy + r] = q8_finish_avx512(e1, o1);
+    }
+    for (; t < n_tokens; t++) {
+        const float *x0 = X + (size_t)t * ldx;
+        __m512 e0 = _mm512_setzero_ps(), o0 = _mm512_setzero_ps();
+        int k = 0;
+        for (; k + 2 <= blocks; k += 2) {
+            const uint8_t *b = row + (size_t)k * 34, *c = b + 34;
+            Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
+            Q8_BLOCK_AVX512(q8_cvt16(c + 2), q8_cvt16(c + 18), _mm512_set1_ps(scale16(c)), x0 + 32 * k + 32, o0);
+        }
+        if (k < blocks) {
+            const uint8_t *b = row + (size_t)k * 34;
+            Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
+        }
+        Y[(size_t)t * ldy + r] = q8_finish_avx512(e0, o0);
+    }
+}
+
+// One token over rows [lo, hi): each row's 8-lane vector u as in
+// q8_finish_avx512, reduced four rows at a time by hsum8x4 (the same additions).
+AVX512_TARGET static inline __m256 q8_row_vector(const uint8_t *row, int blocks, const float *x0) {
+    __m512 e0 = _mm512_setzero_ps(), o0 = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 2 <= blocks; k += 2) {
+        const uint8_t *b = row + (size_t)k * 34, *c = b + 34;
+        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
+        Q8_BLOCK_AVX512(q8_cvt16(c + 2), q8_cvt16(c + 18), _mm512_set1_ps(scale16(c)), x0 + 32 * k + 32, o0);
+    }
+    if (k < blocks) {
+        const uint8_t *b = row + (size_t)k * 34;
+        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
+    }
+    __m512 t = _mm512_add_ps(e0, o0);
+    return _mm256_add_ps(_mm512_castps512_ps256(t), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
+}
+
+AVX512_TARGET void q8_0_vector_rows_avx512(const uint8_t *base, size_t row_bytes, int cols, const float *x,
+                                                  float *y, int lo, int hi) {
+    int blocks = cols / 32;
+    int r = lo;
+    for (; r + 4 <= hi; r += 4) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+        __m256 u0 = q8_row_vector(row, blocks, x), u1 = q8_row_vector(row + row_bytes, blocks, x);
+        __m256 u2 = q8_row_vector(row + 2 * row_bytes, blocks, x), u3 = q8_row_vector(row + 3 * row_bytes, blocks, x);
+        _mm_storeu_ps(y + r, hsum8x4(u0, u1, u2, u3));
+    }
+    for (; r < hi; r++) y[r] = hsum8(q8_row_vector(base + (size_t)r * row_bytes, blocks, x));
+}
+
+quant_rows_fn quant_rows_avx2(int dtype) {
+    switch (dtype) {
+    case CK_Q8_0: return (host_has_avx512() && !g_force_avx2) ? dot_rows_q8_0_avx512 : dot_rows_q8_0_avx2;
+    case CK_Q4_0: return dot_rows_q4_0;
+    case CK_Q4_1: return dot_rows_q4_1;
+    case CK_Q5_0: return dot_rows_q5_0;
+    default: return dot_rows_q5_1;
+    }
+}
+
+#endif
