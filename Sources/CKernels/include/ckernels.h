@@ -61,7 +61,7 @@ int ck_has_avx512(void);
 /// W: [rows][cols] in `dtype`, row-major, rows contiguous, any alignment.
 /// X: [n_tokens][cols] float32, row stride `ldx` floats.
 /// Y: [n_tokens][...] float32, row stride `ldy` floats.
-/// Q8_0 rows use their own block-sum order (see ckernels.c), every other type the
+/// Q8_0 rows use their own block-sum order (see matmul_quant.c), every other type the
 /// float order of its dequantized values. Each output is summed in the same order
 /// whatever n_tokens and the row range are, so a matrix-vector product and a matrix-matrix product give bit-identical
 /// results, and so does any split of rows across threads.
