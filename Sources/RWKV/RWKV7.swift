@@ -25,11 +25,13 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
 
     struct Block {
         var ln1w: [Float], ln1b: [Float], ln2w: [Float], ln2b: [Float]
-        // Token-shift mixing coefficients [C].
-        var xR: [Float], xW: [Float], xK: [Float], xV: [Float], xA: [Float], xG: [Float]
+        // Token-shift mixing coefficients [6][C] in the order r, w, k, v, a, g (one
+        // buffer so the token-parallel mixing loop has plain pointers to all six).
+        var mixes: FloatBuffer
         var w0: [Float], a0: [Float], v0: [Float]
         var kK: [Float], kA: [Float], rK: [Float]  // rK: [H*N]
-        // LoRA factors as (out, in) float32: w1T [Dw, C], w2T [C, Dw], etc.
+        // LoRA factors as (out, in), half precision when the file's are, else float32:
+        // w1T [Dw, C], w2T [C, Dw], etc.
         var w1T: WeightMatrix, w2T: WeightMatrix, a1T: WeightMatrix, a2T: WeightMatrix
         var v1T: WeightMatrix?, v2T: WeightMatrix?, g1T: WeightMatrix, g2T: WeightMatrix
         // Projections [C, C], used in place from the file.
@@ -92,8 +94,7 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
                 Block(
                     ln1w: try vec(p + "ln1.weight"), ln1b: try vec(p + "ln1.bias"),
                     ln2w: try vec(p + "ln2.weight"), ln2b: try vec(p + "ln2.bias"),
-                    xR: try vec(a + "x_r"), xW: try vec(a + "x_w"), xK: try vec(a + "x_k"),
-                    xV: try vec(a + "x_v"), xA: try vec(a + "x_a"), xG: try vec(a + "x_g"),
+                    mixes: FloatBuffer(try ["x_r", "x_w", "x_k", "x_v", "x_a", "x_g"].flatMap { try vec(a + $0) }),
                     w0: try vec(a + "w0"), a0: try vec(a + "a0"),
                     v0: l == 0 ? [] : try vec(a + "v0"),
                     kK: try vec(a + "k_k"), kA: try vec(a + "k_a"), rK: try bind.flat(a + "r_k", count: c),
@@ -196,31 +197,21 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         // xx = x_prev − x;  xr = x + xx·x_r  (likewise w, k, v, a, g)
         let xr = s.xr.pointer, xw = s.xw.pointer, xk = s.xk.pointer
         let xv = s.xv.pointer, xaa = s.xaa.pointer, xg = s.xg.pointer
-        b.xR.withUnsafeBufferPointer { mR in
-            b.xW.withUnsafeBufferPointer { mW in
-                b.xK.withUnsafeBufferPointer { mK in
-                    b.xV.withUnsafeBufferPointer { mV in
-                        b.xA.withUnsafeBufferPointer { mA in
-                            b.xG.withUnsafeBufferPointer { mG in
-                                pool.forEachBlock(count: t, minimumPerBlock: 8) { tokens in
-                                    for i in tokens {
-                                        let prev = i == 0 ? UnsafePointer(attPrev) : UnsafePointer(xa + (i - 1) * c)
-                                        let cur = xa + i * c
-                                        let o = i * c
-                                        for j in 0..<c {
-                                            let d = prev[j] - cur[j]
-                                            xr[o + j] = cur[j] + d * mR[j]
-                                            xw[o + j] = cur[j] + d * mW[j]
-                                            xk[o + j] = cur[j] + d * mK[j]
-                                            xv[o + j] = cur[j] + d * mV[j]
-                                            xaa[o + j] = cur[j] + d * mA[j]
-                                            xg[o + j] = cur[j] + d * mG[j]
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+        let mR = UnsafePointer(b.mixes.pointer), mW = mR + c, mK = mR + 2 * c
+        let mV = mR + 3 * c, mA = mR + 4 * c, mG = mR + 5 * c
+        pool.forEachBlock(count: t, minimumPerBlock: 8) { tokens in
+            for i in tokens {
+                let prev = i == 0 ? UnsafePointer(attPrev) : UnsafePointer(xa + (i - 1) * c)
+                let cur = xa + i * c
+                let o = i * c
+                for j in 0..<c {
+                    let d = prev[j] - cur[j]
+                    xr[o + j] = cur[j] + d * mR[j]
+                    xw[o + j] = cur[j] + d * mW[j]
+                    xk[o + j] = cur[j] + d * mK[j]
+                    xv[o + j] = cur[j] + d * mV[j]
+                    xaa[o + j] = cur[j] + d * mA[j]
+                    xg[o + j] = cur[j] + d * mG[j]
                 }
             }
         }

@@ -110,13 +110,19 @@ final class TerminalUITests: XCTestCase {
 
         // Switch back to the first branch: select the message (Alt-Up twice), then Alt-Left.
         try tmux("send-keys", "-t", "chat", "M-Up", "M-Up", "M-Left")
-        s = try waitFor("the first branch again") { $0.contains("You ‹ 1/2 ›") && $0.contains("Hello there") }
+        // The waits include everything the assertions check: tmux can capture the screen
+        // between two writes of one frame, and a partial frame is not a failure.
+        s = try waitFor("the first branch again, with its two replies") {
+            $0.contains("You ‹ 1/2 ›") && $0.contains("Hello there") && $0.contains("Assistant ‹ 2/2 ›")
+        }
         XCTAssertTrue(s.contains("Assistant ‹ 2/2 ›"), "the first branch keeps its two replies:\n\(s)")
         try tmux("send-keys", "-t", "chat", "Escape")
 
         // The tree view, then back.
         try tmux("send-keys", "-t", "chat", "C-t")
-        s = try waitFor("the tree view") { $0.contains("Conversation tree") }
+        s = try waitFor("the tree view with both branches") {
+            $0.contains("Conversation tree") && $0.contains("#1 you: Hello there") && $0.contains("you: Edited message")
+        }
         XCTAssertTrue(s.contains("#1 you: Hello there") && s.contains("you: Edited message"), s)
         try tmux("send-keys", "-t", "chat", "Escape")
         try waitFor("the tree to close") { !$0.contains("Conversation tree") }
