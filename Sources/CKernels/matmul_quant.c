@@ -212,6 +212,23 @@ AVX512_TARGET static inline __m512 q8_cvt16(const uint8_t *q) {
 #define Q8_BLOCK_AVX512(q0, q1, d, xb, acc) \
     acc = _mm512_fmadd_ps(_mm512_fmadd_ps(q1, _mm512_loadu_ps((xb) + 16), _mm512_mul_ps(q0, _mm512_loadu_ps(xb))), d, acc)
 
+// One token, one row: the 8-lane vector u of q8_finish_avx512 (hsum8(u) is the result).
+AVX512_TARGET static inline __m256 q8_row_vector(const uint8_t *row, int blocks, const float *x0) {
+    __m512 e0 = _mm512_setzero_ps(), o0 = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 2 <= blocks; k += 2) {
+        const uint8_t *b = row + (size_t)k * 34, *c = b + 34;
+        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
+        Q8_BLOCK_AVX512(q8_cvt16(c + 2), q8_cvt16(c + 18), _mm512_set1_ps(scale16(c)), x0 + 32 * k + 32, o0);
+    }
+    if (k < blocks) {
+        const uint8_t *b = row + (size_t)k * 34;
+        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
+    }
+    __m512 t = _mm512_add_ps(e0, o0);
+    return _mm256_add_ps(_mm512_castps512_ps256(t), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
+}
+
 // Two tokens share each block's conversion (prefill); a lone token runs alone.
 // Even blocks feed the first accumulator, odd blocks the second.
 AVX512_TARGET static void dot_rows_q8_0_avx512(const uint8_t *row, int cols, const float *X, int ldx, int n_tokens,
@@ -240,41 +257,11 @@ AVX512_TARGET static void dot_rows_q8_0_avx512(const uint8_t *row, int cols, con
         Y[(size_t)t * ldy + r] = q8_finish_avx512(e0, o0);
         Y[(size_t)(t + 1) * ldy + r] = q8_finish_avx512(e1, o1);
     }
-    for (; t < n_tokens; t++) {
-        const float *x0 = X + (size_t)t * ldx;
-        __m512 e0 = _mm512_setzero_ps(), o0 = _mm512_setzero_ps();
-        int k = 0;
-        for (; k + 2 <= blocks; k += 2) {
-            const uint8_t *b = row + (size_t)k * 34, *c = b + 34;
-            Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
-            Q8_BLOCK_AVX512(q8_cvt16(c + 2), q8_cvt16(c + 18), _mm512_set1_ps(scale16(c)), x0 + 32 * k + 32, o0);
-        }
-        if (k < blocks) {
-            const uint8_t *b = row + (size_t)k * 34;
-            Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
-        }
-        Y[(size_t)t * ldy + r] = q8_finish_avx512(e0, o0);
-    }
+    for (; t < n_tokens; t++) Y[(size_t)t * ldy + r] = hsum8(q8_row_vector(row, blocks, X + (size_t)t * ldx));
 }
 
-// One token over rows [lo, hi): each row's 8-lane vector u as in
-// q8_finish_avx512, reduced four rows at a time by hsum8x4 (the same additions).
-AVX512_TARGET static inline __m256 q8_row_vector(const uint8_t *row, int blocks, const float *x0) {
-    __m512 e0 = _mm512_setzero_ps(), o0 = _mm512_setzero_ps();
-    int k = 0;
-    for (; k + 2 <= blocks; k += 2) {
-        const uint8_t *b = row + (size_t)k * 34, *c = b + 34;
-        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
-        Q8_BLOCK_AVX512(q8_cvt16(c + 2), q8_cvt16(c + 18), _mm512_set1_ps(scale16(c)), x0 + 32 * k + 32, o0);
-    }
-    if (k < blocks) {
-        const uint8_t *b = row + (size_t)k * 34;
-        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
-    }
-    __m512 t = _mm512_add_ps(e0, o0);
-    return _mm256_add_ps(_mm512_castps512_ps256(t), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
-}
-
+// One token over rows [lo, hi), reduced four rows at a time by hsum8x4 (the same
+// additions as hsum8 of each row's vector).
 AVX512_TARGET void q8_0_vector_rows_avx512(const uint8_t *base, size_t row_bytes, int cols, const float *x,
                                                   float *y, int lo, int hi) {
     int blocks = cols / 32;
