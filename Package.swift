@@ -15,8 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
-        // The hottest loops (matrix products on fp32/fp16/bf16 weights) with SIMD
-        // intrinsics chosen at run time. Everything else stays Swift.
+        // The hottest loops (matrix products, the delta rule, exp, the thread pool)
+        // with SIMD intrinsics chosen at run time. Everything else stays Swift.
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]

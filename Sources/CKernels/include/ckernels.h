@@ -1,8 +1,11 @@
 // CKernels: the hottest loops of rwkv-chat, written with SIMD intrinsics.
 //
-// Only matrix products on weight rows live here. Everything else is Swift
-// (module Kernels). The instruction set is chosen at run time: an AVX2+FMA+F16C
-// path on x86-64 hosts that have it, and a portable path everywhere else.
+// What lives here: matrix products on weight rows (float and ggml block types),
+// the generalized delta rule, element-wise exp/sigmoid/tanh, the thread pool that
+// splits the products across cores, the bandwidth probe and the ggml quantizers.
+// Everything else is Swift (module Kernels). The instruction set is chosen at run
+// time: AVX2+FMA+F16C on x86-64 hosts that have it (with AVX-512 F/VL variants of
+// the Q8_0 and prefill kernels where present), a portable path everywhere else.
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
@@ -44,7 +47,7 @@ int ck_block_size(int dtype);
 /// Converts n elements of `dtype` (n a multiple of the block size) to float32, exactly as ggml dequantizes.
 void ck_dequantize(int dtype, const void *src, float *dst, size_t n);
 
-/// Which code path `ck_matmul_rows` runs on this host: 0 portable, 1 AVX2+FMA+F16C.
+/// Which code path the kernels run on this host: 0 portable, 1 AVX2+FMA+F16C (see ck_has_avx512).
 int ck_active_isa(void);
 
 /// Forces the portable path (1) or restores automatic choice (0). For tests and benchmarks.
