@@ -54,15 +54,12 @@ AVX2_TARGET static inline __m256i high_bits32(uint32_t qh) {
 
 // One block of 32 elements as four 8-lane vectors, with the same float operations
 // as dequantize_block (so the values are bit-identical to ggml's dequantization).
+// For Q4_0, Q4_1, Q5_0 and Q5_1; Q8_0 has its own kernels below.
 __attribute__((always_inline)) AVX2_TARGET static inline void load_block(int dtype, const uint8_t *b, __m256 w[4]) {
     __m256i q;
     float d, m = 0;
     int has_min = 0;
     switch (dtype) {
-    case CK_Q8_0:
-        d = scale16(b);
-        q = _mm256_setzero_si256();  // read below, eight quants at a time
-        break;
     case CK_Q4_0:
         d = scale16(b);
         q = _mm256_sub_epi8(nibbles32(b + 2), _mm256_set1_epi8(8));
@@ -85,12 +82,6 @@ __attribute__((always_inline)) AVX2_TARGET static inline void load_block(int dty
         break;
     }
     __m256 vd = _mm256_set1_ps(d);
-    if (dtype == CK_Q8_0) {
-        // Sign-extending straight from memory saves the lane shuffles of the general case.
-        for (int g = 0; g < 4; g++)
-            w[g] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + 8 * g)))), vd);
-        return;
-    }
     __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
     __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
     for (int g = 0; g < 4; g++) {
