@@ -15,11 +15,7 @@ public struct PersonaCache: Sendable {
 
     /// `$XDG_CACHE_HOME/rwkv-chat/personas` (default `~/.cache/rwkv-chat/personas`).
     public static var standard: PersonaCache {
-        let env = ProcessInfo.processInfo.environment
-        let base =
-            env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache")
-        return PersonaCache(directory: base.appendingPathComponent("rwkv-chat/personas"))
+        PersonaCache(directory: UserDirectory.cache.appending("personas"))
     }
 
     static let magic = Array("RWKVPSNA".utf8)

@@ -48,11 +48,7 @@ extension SessionFile {
     /// The per-user directory where named sessions live: `$XDG_DATA_HOME/rwkv-chat/sessions`
     /// (default `~/.local/share/rwkv-chat/sessions`).
     public static var defaultDirectory: URL {
-        let env = ProcessInfo.processInfo.environment
-        let base =
-            env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".local/share")
-        return base.appendingPathComponent("rwkv-chat/sessions")
+        UserDirectory.data.appending("sessions")
     }
 
     /// A path as given, or a bare name (no `/`, no extension) placed in `defaultDirectory`.

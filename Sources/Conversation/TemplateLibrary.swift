@@ -17,11 +17,7 @@ public struct TemplateLibrary: Sendable {
 
     /// The per-user template directory.
     public static var userDirectory: URL {
-        let env = ProcessInfo.processInfo.environment
-        let base =
-            env["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".config")
-        return base.appendingPathComponent("rwkv-chat/prompts")
+        UserDirectory.config.appending("prompts")
     }
 
     /// The template called `nameOrPath`: a path to a `.json` file, or a name looked up in the directories.

@@ -26,11 +26,7 @@ struct UserConfig {
     var present = false
 
     static var url: URL {
-        let env = ProcessInfo.processInfo.environment
-        let base =
-            env["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".config")
-        return base.appendingPathComponent("rwkv-chat/config.json")
+        UserDirectory.config.appending("config.json")
     }
 
     static let samplingKeys = [
