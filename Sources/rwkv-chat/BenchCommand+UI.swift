@@ -21,17 +21,7 @@ extension BenchCommand {
         // A 10,000-character paste (Latin, CJK and emoji, with newlines) in an 80×24 chat.
         let paste = String(
             String(repeating: "Lorem ipsum dolor sit amet, 中文 😀 consectetur.\n", count: 250).prefix(10_000))
-        var tree = ConversationTree(root: Turn(id: 0, parent: nil, role: .persona, text: "", tokens: [], created: 0))
-        var at = 0
-        for i in 0..<500 {
-            let u = tree.add(
-                .user, text: "Question \(i): " + String(repeating: "why is the sky blue? ", count: 9), tokens: [1],
-                under: at, time: 0)
-            at = tree.add(
-                .assistant, text: "Answer \(i): " + String(repeating: "Rayleigh scattering. ", count: 9), tokens: [1],
-                under: u, time: 0)
-        }
-        tree.moveCursor(to: at)
+        let tree = ConversationTree.synthetic(turns: 500)
         var small = AppState(width: 80, height: 24, modelLabel: "bench")
         small.view = SessionView(
             tree: ConversationTree(root: Turn(id: 0, parent: nil, role: .persona, text: "", tokens: [], created: 0)))

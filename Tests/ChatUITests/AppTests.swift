@@ -114,17 +114,7 @@ final class AppTests: XCTestCase {
         let keyAfterPaste = Date().timeIntervalSince(t0)
 
         // 500 turns: 1,000 messages of about 200 characters each.
-        var tree = ConversationTree(root: Turn(id: 0, parent: nil, role: .persona, text: "", tokens: [], created: 0))
-        var at = 0
-        for i in 0..<500 {
-            let u = tree.add(
-                .user, text: "Question \(i): " + String(repeating: "why is the sky blue? ", count: 9), tokens: [1],
-                under: at, time: 0)
-            at = tree.add(
-                .assistant, text: "Answer \(i): " + String(repeating: "Rayleigh scattering. ", count: 9), tokens: [1],
-                under: u, time: 0)
-        }
-        tree.moveCursor(to: at)
+        let tree = ConversationTree.synthetic(turns: 500)
         var big = AppState(width: 120, height: 40, modelLabel: "m")
         big.view = SessionView(tree: tree)
         func median(_ body: () -> Void) -> Double {
