@@ -93,22 +93,23 @@ struct UserConfig {
 
     /// The palette with this file's overrides.
     func palette() throws -> Palette {
-        var p = Palette.standard
-        let problems = p.apply(colors)
-        guard problems.isEmpty else {
-            throw ValidationError("\(Self.url.path): " + problems.joined(separator: "; "))
-        }
-        return p
+        try overriding(Palette.standard) { $0.apply(colors) }
     }
 
     /// The key map with this file's overrides.
     func keyMap() throws -> KeyMap {
-        var map = KeyMap.standard
-        let problems = map.apply(keys)
+        try overriding(KeyMap.standard) { $0.apply(keys) }
+    }
+
+    /// `base` with overrides applied by `apply`, which returns the problems it found;
+    /// any problem is an error naming this file.
+    private func overriding<T>(_ base: T, _ apply: (inout T) -> [String]) throws -> T {
+        var value = base
+        let problems = apply(&value)
         guard problems.isEmpty else {
             throw ValidationError("\(Self.url.path): " + problems.joined(separator: "; "))
         }
-        return map
+        return value
     }
 
     /// Applies the file's sampling settings on top of `s`.
