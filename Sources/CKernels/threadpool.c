@@ -161,38 +161,41 @@ void ck_pool_run(ck_pool *p, ck_task_fn fn, void *ctx, int parts) {
     pthread_mutex_unlock(&p->run_lock);
 }
 
-// ---------------------------------------------------------------- parallel matrix product
+// ---------------------------------------------------------------- parallel matrix products
 
 typedef struct {
-    int dtype;
-    const void *W;
-    int cols;
-    const float *X;
-    int ldx;
+    const ck_product *products;
+    int count;
     int n_tokens;
-    float *Y;
-    int ldy;
-    int rows;
-} matmul_job;
+} batch_job;
 
-static void matmul_part(void *raw, int part, int parts) {
-    const matmul_job *j = (const matmul_job *)raw;
-    // Contiguous row ranges; boundaries on multiples of 4 rows keep every part's
-    // rows in whole register tiles of the matrix-matrix kernel.
-    int quads = (j->rows + 3) / 4;
-    int lo = (int)((long)quads * part / parts) * 4;
-    int hi = (int)((long)quads * (part + 1) / parts) * 4;
-    if (hi > j->rows) hi = j->rows;
-    if (lo < hi) ck_matmul_rows(j->dtype, j->W, j->cols, j->X, j->ldx, j->n_tokens, j->Y, j->ldy, lo, hi);
+static void batch_part(void *raw, int part, int parts) {
+    const batch_job *j = (const batch_job *)raw;
+    for (int i = 0; i < j->count; i++) {
+        const ck_product *m = &j->products[i];
+        // Contiguous row ranges; boundaries on multiples of 4 rows keep every part's
+        // rows in whole register tiles of the matrix-matrix kernel.
+        int quads = (m->rows + 3) / 4;
+        int lo = (int)((long)quads * part / parts) * 4;
+        int hi = (int)((long)quads * (part + 1) / parts) * 4;
+        if (hi > m->rows) hi = m->rows;
+        if (lo < hi) ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, j->n_tokens, m->Y, m->ldy, lo, hi);
+    }
+}
+
+void ck_pool_matmul_batch(ck_pool *p, const ck_product *products, int count, int n_tokens, int min_rows_per_part) {
+    long rows = 0;
+    for (int i = 0; i < count; i++) rows += products[i].rows;
+    batch_job job = {products, count, n_tokens};
+    int threads = ck_pool_threads(p);
+    long parts = rows / (min_rows_per_part < 1 ? 1 : min_rows_per_part);
+    if (parts > threads) parts = threads;
+    if (parts < 1) parts = 1;
+    ck_pool_run(p, batch_part, &job, (int)parts);
 }
 
 void ck_pool_matmul(ck_pool *p, int dtype, const void *W, int rows, int cols, const float *X, int ldx,
                     int n_tokens, float *Y, int ldy, int min_rows_per_part) {
-    matmul_job job = {dtype, W, cols, X, ldx, n_tokens, Y, ldy, rows};
-    int threads = ck_pool_threads(p);
-    int per = min_rows_per_part < 1 ? 1 : min_rows_per_part;
-    int parts = rows / per;
-    if (parts > threads) parts = threads;
-    if (parts < 1) parts = 1;
-    ck_pool_run(p, matmul_part, &job, parts);
+    ck_product one = {dtype, W, rows, cols, X, ldx, Y, ldy};
+    ck_pool_matmul_batch(p, &one, 1, n_tokens, min_rows_per_part);
 }

@@ -39,4 +39,49 @@ public enum MatMul {
             pool.handle, Int32(w.type.rawValue), w.base, Int32(w.rows), Int32(w.cols), x, Int32(ldx),
             Int32(count), y, Int32(ldy), 64)
     }
+
+    /// One product of a batch: `Y[t][r] = Σ_i W[r,i]·X[t][i]`. X: [tokens][ldx], Y: [tokens][ldy].
+    public struct Product {
+        /// The weights.
+        public let w: WeightMatrix
+        /// The inputs, `ldx` floats apart.
+        public let x: UnsafePointer<Float>
+        /// Row stride of `x` in floats.
+        public let ldx: Int
+        /// The outputs, `ldy` floats apart.
+        public let y: UnsafeMutablePointer<Float>
+        /// Row stride of `y` in floats.
+        public let ldy: Int
+
+        /// A product with packed rows (`ldx = w.cols`, `ldy = w.rows`) unless strides are given.
+        public init(
+            _ w: WeightMatrix, _ x: UnsafePointer<Float>, ldx: Int? = nil, _ y: UnsafeMutablePointer<Float>,
+            ldy: Int? = nil
+        ) {
+            self.w = w
+            self.x = x
+            self.ldx = ldx ?? w.cols
+            self.y = y
+            self.ldy = ldy ?? w.rows
+            precondition(self.ldx >= w.cols && self.ldy >= w.rows, "MatMul: stride smaller than the matrix")
+        }
+    }
+
+    /// Runs independent products over `count` tokens as one job on the pool.
+    ///
+    /// Each thread takes its share of every product's rows, so a batch costs one
+    /// hand-off between threads instead of one per product, and products too small
+    /// to split on their own (RWKV-7's LoRA factors) still run on every thread.
+    /// Results equal `tokens(_:_:ldx:count:_:ldy:pool:)` of each product alone. No
+    /// product may read another's output.
+    public static func batch(_ products: [Product], count: Int, pool: ThreadPool = .serial) {
+        let descriptors = products.map {
+            ck_product(
+                dtype: Int32($0.w.type.rawValue), W: $0.w.base, rows: Int32($0.w.rows), cols: Int32($0.w.cols),
+                X: $0.x, ldx: Int32($0.ldx), Y: $0.y, ldy: Int32($0.ldy))
+        }
+        descriptors.withUnsafeBufferPointer {
+            ck_pool_matmul_batch(pool.handle, $0.baseAddress, Int32($0.count), Int32(count), 64)
+        }
+    }
 }

@@ -67,10 +67,10 @@ struct GatedFeedForward {
         pool: ThreadPool
     ) {
         let c = receptance.rows, f = key.rows
-        MatMul.tokens(key, xk, ldx: c, count: t, hidden, ldy: f, pool: pool)
+        // The key and receptance products share one pool job (one hand-off instead of two).
+        MatMul.batch([.init(key, xk, hidden), .init(receptance, xr, r)], count: t, pool: pool)
         Activation.squaredReLU(hidden, count: t * f)
         MatMul.tokens(value, hidden, ldx: f, count: t, out, ldy: c, pool: pool)
-        MatMul.tokens(receptance, xr, ldx: c, count: t, r, ldy: c, pool: pool)
         for idx in 0..<t * c { x[idx] += Activation.sigmoid(r[idx]) * out[idx] }
     }
 }

@@ -134,9 +134,12 @@ final class RWKV4: ModelImplementation, @unchecked Sendable {
         }
         attPrev.update(from: xa + (t - 1) * c, count: c)
         // r = σ(xr @ R);  k = xk @ K;  v = xv @ V
-        MatMul.tokens(b.wR, s.xr.pointer, ldx: c, count: t, s.r.pointer, ldy: c, pool: pool)
-        MatMul.tokens(b.wK, s.xk.pointer, ldx: c, count: t, s.k.pointer, ldy: c, pool: pool)
-        MatMul.tokens(b.wV, s.xv.pointer, ldx: c, count: t, s.v.pointer, ldy: c, pool: pool)
+        // (one pool job for the three: one hand-off between threads instead of three)
+        MatMul.batch(
+            [
+                .init(b.wR, s.xr.pointer, s.r.pointer), .init(b.wK, s.xk.pointer, s.k.pointer),
+                .init(b.wV, s.xv.pointer, s.v.pointer),
+            ], count: t, pool: pool)
         let r = s.r.pointer, k = s.k.pointer, v = s.v.pointer, y = s.y.pointer
         for i in 0..<t {
             for q in 0..<c {

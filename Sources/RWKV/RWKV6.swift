@@ -198,14 +198,17 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
         attPrev.update(from: xa + (t - 1) * c, count: c)
 
         // r = xr @ R;  k = xk @ K;  v = xv @ V;  g = silu(xg @ G)
-        MatMul.tokens(b.wR, s.xr.pointer, ldx: c, count: t, s.r.pointer, ldy: c, pool: pool)
-        MatMul.tokens(b.wK, s.xk.pointer, ldx: c, count: t, s.k.pointer, ldy: c, pool: pool)
-        MatMul.tokens(b.wV, s.xv.pointer, ldx: c, count: t, s.v.pointer, ldy: c, pool: pool)
-        MatMul.tokens(b.wG, s.xg.pointer, ldx: c, count: t, s.g.pointer, ldy: c, pool: pool)
+        // and the first factor of the decay below, as one pool job (one hand-off
+        // between threads instead of five; the decay factor is too small to split alone).
+        MatMul.batch(
+            [
+                .init(b.wR, s.xr.pointer, s.r.pointer), .init(b.wK, s.xk.pointer, s.k.pointer),
+                .init(b.wV, s.xv.pointer, s.v.pointer), .init(b.wG, s.xg.pointer, s.g.pointer),
+                .init(b.decayW1T, s.xw.pointer, s.decayHidden.pointer),
+            ], count: t, pool: pool)
         for idx in 0..<t * c { s.g.pointer[idx] *= Activation.sigmoid(s.g.pointer[idx]) }
 
         // w = exp(−exp(time_decay + tanh(xw @ time_decay_w1) @ time_decay_w2))
-        MatMul.tokens(b.decayW1T, s.xw.pointer, ldx: c, count: t, s.decayHidden.pointer, ldy: decayRank, pool: pool)
         Activation.tanh(s.decayHidden.pointer, count: t * decayRank)
         MatMul.tokens(b.decayW2T, s.decayHidden.pointer, ldx: decayRank, count: t, s.w.pointer, ldy: c, pool: pool)
         for i in 0..<t {

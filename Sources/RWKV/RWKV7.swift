@@ -218,20 +218,29 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         attPrev.update(from: xa + (t - 1) * c, count: c)
 
         // r = xr @ R;  k = xk @ K;  v = xv @ V
-        MatMul.tokens(b.wR, s.xr.pointer, ldx: c, count: t, s.r.pointer, ldy: c, pool: pool)
-        MatMul.tokens(b.wK, s.xk.pointer, ldx: c, count: t, s.k.pointer, ldy: c, pool: pool)
-        MatMul.tokens(b.wV, s.xv.pointer, ldx: c, count: t, s.v.pointer, ldy: c, pool: pool)
+        // and the first factors of the LoRA projections below (w1, a1, g1, v1), all
+        // from this layer's mixes, as one pool job: the LoRA factors are too small to
+        // split on their own, and one hand-off replaces seven.
+        var first: [MatMul.Product] = [
+            .init(b.wR, s.xr.pointer, s.r.pointer), .init(b.wK, s.xk.pointer, s.k.pointer),
+            .init(b.wV, s.xv.pointer, s.v.pointer), .init(b.w1T, s.xw.pointer, s.loraW.pointer),
+            .init(b.a1T, s.xaa.pointer, s.loraA.pointer), .init(b.g1T, s.xg.pointer, s.loraG.pointer),
+        ]
+        if let v1T = b.v1T { first.append(.init(v1T, s.xv.pointer, s.loraV.pointer)) }
+        MatMul.batch(first, count: t, pool: pool)
 
         // w = tanh(xw @ w1) @ w2;  decay = exp(−0.606531 · σ(w0 + w))
-        lora(b.w1T, b.w2T, s.xw.pointer, hidden: s.loraW.pointer, out: s.w.pointer, tokens: t, pool) {
-            Activation.tanh($0, count: $1)
-        }
         // a = σ(a0 + (xa @ a1) @ a2)
-        lora(b.a1T, b.a2T, s.xaa.pointer, hidden: s.loraA.pointer, out: s.a.pointer, tokens: t, pool, nil)
         // g = σ(xg @ g1) @ g2
-        lora(b.g1T, b.g2T, s.xg.pointer, hidden: s.loraG.pointer, out: s.g.pointer, tokens: t, pool) {
-            Activation.sigmoid($0, count: $1)
-        }
+        // (v's gate, σ(v0 + (xv @ v1) @ v2), is finished below.)
+        Activation.tanh(s.loraW.pointer, count: t * b.w1T.rows)
+        Activation.sigmoid(s.loraG.pointer, count: t * b.g1T.rows)
+        var second: [MatMul.Product] = [
+            .init(b.w2T, s.loraW.pointer, s.w.pointer), .init(b.a2T, s.loraA.pointer, s.a.pointer),
+            .init(b.g2T, s.loraG.pointer, s.g.pointer),
+        ]
+        if let v2T = b.v2T { second.append(.init(v2T, s.loraV.pointer, s.tmp.pointer)) }
+        MatMul.batch(second, count: t, pool: pool)
         let w = s.w.pointer, a = s.a.pointer
         for i in 0..<t {
             let o = i * c
@@ -248,8 +257,7 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         // layer 0: v_first = v;  else: v = v + (v_first − v) · σ(v0 + (xv @ v1) @ v2)
         if layer == 0 {
             s.vFirst.pointer.update(from: s.v.pointer, count: t * c)
-        } else if let v1T = b.v1T, let v2T = b.v2T {
-            lora(v1T, v2T, s.xv.pointer, hidden: s.loraV.pointer, out: s.tmp.pointer, tokens: t, pool, nil)
+        } else if b.v2T != nil {
             let gate = s.tmp.pointer
             for i in 0..<t {
                 for j in 0..<c { gate[i * c + j] = b.v0[j] + gate[i * c + j] }
@@ -308,17 +316,6 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         // x = x + (y · g) @ O
         MatMul.tokens(b.wO, y, ldx: c, count: t, s.tmp.pointer, ldy: c, pool: pool)
         for idx in 0..<t * c { s.x.pointer[idx] += s.tmp.pointer[idx] }
-    }
-
-    /// `out = (f(x @ first)) @ second` for every token, the shape of RWKV-7's small LoRA projections.
-    private func lora(
-        _ first: WeightMatrix, _ second: WeightMatrix, _ x: UnsafePointer<Float>,
-        hidden: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, tokens t: Int,
-        _ pool: ThreadPool, _ f: ((UnsafeMutablePointer<Float>, Int) -> Void)?
-    ) {
-        MatMul.tokens(first, x, ldx: first.cols, count: t, hidden, ldy: first.rows, pool: pool)
-        f?(hidden, t * first.rows)
-        MatMul.tokens(second, hidden, ldx: second.cols, count: t, out, ldy: second.rows, pool: pool)
     }
 
     private func channelMix(

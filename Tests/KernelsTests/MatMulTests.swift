@@ -126,6 +126,54 @@ final class MatMulTests: XCTestCase {
         }
     }
 
+    /// A batch of products (mixed types, sizes and strides, some too small to split on
+    /// their own) equals each product run alone, for 1, 2 and 3 threads and for one
+    /// token and many.
+    func testBatchEqualsProductsRunAlone() {
+        let shapes = cases + [Case(rows: 64, cols: 96, type: .f16), Case(rows: 4, cols: 40, type: .bf16)]
+        let weights = shapes.map {
+            store(randomFloats($0.rows * $0.cols, seed: UInt64($0.rows * 7 + $0.cols)), as: $0.type).bytes
+        }
+        for tokens in [1, 4, 19] {
+            // Each product reads its own inputs with a stride wider than its columns.
+            let inputs = shapes.map { randomFloats(tokens * ($0.cols + 3), seed: UInt64($0.cols)) }
+            var alone = shapes.map { [Float](repeating: .nan, count: tokens * $0.rows) }
+            for (k, c) in shapes.enumerated() {
+                weights[k].withUnsafeBytes { raw in
+                    let w = WeightMatrix(type: c.type, base: raw.baseAddress!, rows: c.rows, cols: c.cols)
+                    MatMul.tokens(w, inputs[k], ldx: c.cols + 3, count: tokens, &alone[k], ldy: c.rows)
+                }
+            }
+            // Buffers with stable addresses for the whole batch.
+            let w = shapes.indices.map { k -> UnsafeMutableRawPointer in
+                let p = UnsafeMutableRawPointer.allocate(byteCount: weights[k].count, alignment: 64)
+                p.copyMemory(from: weights[k], byteCount: weights[k].count)
+                return p
+            }
+            let x = shapes.indices.map { k -> UnsafeMutablePointer<Float> in
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: inputs[k].count)
+                p.initialize(from: inputs[k], count: inputs[k].count)
+                return p
+            }
+            let y = shapes.map { UnsafeMutablePointer<Float>.allocate(capacity: tokens * $0.rows) }
+            defer { w.forEach { $0.deallocate() }; x.forEach { $0.deallocate() }; y.forEach { $0.deallocate() } }
+            let products = shapes.indices.map { k in
+                MatMul.Product(
+                    WeightMatrix(type: shapes[k].type, base: w[k], rows: shapes[k].rows, cols: shapes[k].cols), x[k],
+                    ldx: shapes[k].cols + 3, y[k])
+            }
+            for threads in [1, 2, 3] {
+                for k in shapes.indices { y[k].update(repeating: .nan, count: tokens * shapes[k].rows) }
+                MatMul.batch(products, count: tokens, pool: ThreadPool(threadCount: threads))
+                for k in shapes.indices {
+                    XCTAssertEqual(
+                        Array(UnsafeBufferPointer(start: y[k], count: tokens * shapes[k].rows)), alone[k],
+                        "\(shapes[k]) tokens \(tokens) threads \(threads)")
+                }
+            }
+        }
+    }
+
     func testHalfPrecisionConversionOfSpecialValues() {
         // 0, -0, smallest subnormal, largest subnormal, 1, max, inf, -inf.
         let halves: [UInt16] = [0x0000, 0x8000, 0x0001, 0x03FF, 0x3C00, 0x7BFF, 0x7C00, 0xFC00]

@@ -127,6 +127,25 @@ void ck_pool_run(ck_pool *pool, ck_task_fn fn, void *ctx, int parts);
 void ck_pool_matmul(ck_pool *pool, int dtype, const void *W, int rows, int cols, const float *X, int ldx,
                     int n_tokens, float *Y, int ldy, int min_rows_per_part);
 
+/// One product of a batch: Y[t][r] = sum_i W[r][i] * X[t][i] for all rows (see ck_matmul_rows).
+typedef struct {
+    int dtype;
+    const void *W;  ///< [rows][cols] in `dtype`
+    int rows;
+    int cols;
+    const float *X;  ///< [n_tokens][ldx]
+    int ldx;
+    float *Y;  ///< [n_tokens][ldy]
+    int ldy;
+} ck_product;
+
+/// Several independent products over the same n_tokens as one pool job: part k runs
+/// its contiguous share of every product's rows, so the batch costs one hand-off
+/// instead of `count`. No product may read another's output. Results are the same as
+/// ck_pool_matmul of each product alone, for any thread count. At most one part per
+/// `min_rows_per_part` rows of the whole batch.
+void ck_pool_matmul_batch(ck_pool *pool, const ck_product *products, int count, int n_tokens, int min_rows_per_part);
+
 /// Sum of n float32 values read once, as fast as the memory system allows (for measuring read bandwidth).
 float ck_stream_sum(const float *src, size_t n);
 
