@@ -267,10 +267,12 @@ enum { TILE_TOKEN_BLOCK = 48 };
 // ---- many tokens with AVX-512: two chains per register
 //
 // A 16-lane register over 16 consecutive columns at 32m holds chain 0 in lanes
-// 0–7 and chain 1 in lanes 8–15 (at 32m + 16: chains 2 and 3), so one pass does
-// two chains with half the instructions of the 8-lane tile and each lane still
-// does exactly the 8-lane arithmetic. The 8-lane groups after the last full block
-// belong to chain 0 alone and are added to lanes 0–7 under a mask.
+// 0–7 and chain 1 in lanes 8–15 (at 32m + 16: chains 2 and 3), so each lane
+// still does exactly the 8-lane arithmetic. A tile keeps both registers of every
+// (row, token) pair, so all four chains finish in one pass over the columns and
+// nothing is parked between passes (a two-pass 4 × 6 tile spent a tenth of a
+// 768-column tile's time parking and reducing). The 8-lane groups after the last
+// full block belong to chain 0 alone and are added to lanes 0–7 under a mask.
 
 __attribute__((always_inline)) AVX512_TARGET static inline __m512 load16(int dtype, const uint8_t *row, int i) {
     switch (dtype) {
@@ -286,70 +288,104 @@ __attribute__((always_inline)) AVX512_TARGET static inline __m512 load8_low(int 
     return _mm512_castps256_ps512(load8(dtype, row, i));
 }
 
-__attribute__((always_inline)) AVX512_TARGET static inline void pair_pass(int dtype, int R, int T, int half,
-                                                                          const uint8_t *row, size_t row_bytes, int cols,
-                                                                          const float *x, int ldx, __m512 acc[6][6]) {
+AVX512_TARGET static inline __m256 high8(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+
+// Fully unrolled row and token loops let every accumulator live in a register; left
+// to itself, clang kept the arrays on the stack.
+#if defined(__clang__)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL
+#endif
+
+// R rows × T tokens (R ≤ 4, T ≤ 3: 24 accumulators, 8 weights and 2 token registers).
+// `groups` is 0 when cols % 32 < 8, so that the usual widths compile without the
+// masked loop.
+__attribute__((always_inline)) AVX512_TARGET static inline void tile512_body(int dtype, int R, int T, int groups,
+                                                                             const uint8_t *row, size_t row_bytes,
+                                                                             int cols, const float *x, int ldx, float *y,
+                                                                             int ldy, int r) {
+    // lo: chains 0 and 1 (columns 32m … 32m + 15); hi: chains 2 and 3 (32m + 16 … 32m + 31).
+    __m512 lo[4][3], hi[4][3];
     // An opaque zero: a literal one let the compiler clear the accumulators with memset.
     __m512 zero = _mm512_setzero_ps();
     __asm__("" : "+v"(zero));
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) acc[i][j] = zero;
+    UNROLL for (int i = 0; i < R; i++)
+        UNROLL for (int j = 0; j < T; j++) lo[i][j] = hi[i][j] = zero;
     int full = cols / 32;
     for (int m = 0; m < full; m++) {
-        int col = 32 * m + 16 * half;
-        __m512 w[6];
-        for (int i = 0; i < R; i++) w[i] = load16(dtype, row + (size_t)i * row_bytes, col);
-        for (int j = 0; j < T; j++) {
-            __m512 xv = _mm512_loadu_ps(x + (size_t)j * ldx + col);
-            for (int i = 0; i < R; i++) acc[i][j] = _mm512_fmadd_ps(w[i], xv, acc[i][j]);
+        int col = 32 * m;
+        __m512 w0[4], w1[4];
+        UNROLL for (int i = 0; i < R; i++) {
+            w0[i] = load16(dtype, row + (size_t)i * row_bytes, col);
+            w1[i] = load16(dtype, row + (size_t)i * row_bytes, col + 16);
         }
-    }
-    if (half == 0) {
-        for (int e = 0; e < (cols % 32) / 8; e++) {
-            int col = 32 * full + 8 * e;
-            __m512 w[6];
-            for (int i = 0; i < R; i++) w[i] = load8_low(dtype, row + (size_t)i * row_bytes, col);
-            for (int j = 0; j < T; j++) {
-                __m512 xv = _mm512_castps256_ps512(_mm256_loadu_ps(x + (size_t)j * ldx + col));
-                for (int i = 0; i < R; i++) acc[i][j] = _mm512_mask3_fmadd_ps(w[i], xv, acc[i][j], 0x00FF);
+        UNROLL for (int j = 0; j < T; j++) {
+            __m512 x0 = _mm512_loadu_ps(x + (size_t)j * ldx + col), x1 = _mm512_loadu_ps(x + (size_t)j * ldx + col + 16);
+            UNROLL for (int i = 0; i < R; i++) {
+                lo[i][j] = _mm512_fmadd_ps(w0[i], x0, lo[i][j]);
+                hi[i][j] = _mm512_fmadd_ps(w1[i], x1, hi[i][j]);
             }
         }
     }
+    for (int e = 0; groups && e < (cols % 32) / 8; e++) {
+        int col = 32 * full + 8 * e;
+        __m512 w[4];
+        UNROLL for (int i = 0; i < R; i++) w[i] = load8_low(dtype, row + (size_t)i * row_bytes, col);
+        UNROLL for (int j = 0; j < T; j++) {
+            __m512 xv = _mm512_castps256_ps512(_mm256_loadu_ps(x + (size_t)j * ldx + col));
+            UNROLL for (int i = 0; i < R; i++) lo[i][j] = _mm512_mask3_fmadd_ps(w[i], xv, lo[i][j], 0x00FF);
+        }
+    }
+    int tail_at = cols & ~7;
+    UNROLL for (int j = 0; j < T; j++) {
+        __m256 v[4];
+        UNROLL for (int i = 0; i < R; i++) {
+            // (chain 0 + chain 1) + (chain 2 + chain 3), as the row kernel adds them.
+            __m256 s01 = _mm256_add_ps(_mm512_castps512_ps256(lo[i][j]), high8(lo[i][j]));
+            __m256 s23 = _mm256_add_ps(_mm512_castps512_ps256(hi[i][j]), high8(hi[i][j]));
+            v[i] = _mm256_add_ps(s01, s23);
+        }
+        const float *xj = x + (size_t)j * ldx;
+        float *yj = y + (size_t)j * ldy + r;
+        if (R == 4) {
+            // Four rows of one token reduced together, with the additions of
+            // vector_rows_impl (the same as hsum8 of each).
+            __m128 sums = hsum8x4(v[0], v[1], v[2], v[3]);
+            if (tail_at < cols) {
+                __m128 tails = _mm_set_ps(tail_dot(dtype, row + 3 * row_bytes, tail_at, cols, xj),
+                                          tail_dot(dtype, row + 2 * row_bytes, tail_at, cols, xj),
+                                          tail_dot(dtype, row + row_bytes, tail_at, cols, xj),
+                                          tail_dot(dtype, row, tail_at, cols, xj));
+                sums = _mm_add_ps(sums, tails);
+            } else {
+                sums = _mm_add_ps(sums, _mm_setzero_ps());
+            }
+            _mm_storeu_ps(yj, sums);
+        } else {
+            UNROLL for (int i = 0; i < R; i++)
+                yj[i] = hsum8(v[i]) + tail_dot(dtype, row + (size_t)i * row_bytes, tail_at, cols, xj);
+        }
+    }
 }
-
-AVX512_TARGET static inline __m256 high8(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
 
 __attribute__((always_inline)) AVX512_TARGET static inline void tile512_impl(int dtype, int R, int T,
                                                                              const uint8_t *row, size_t row_bytes,
                                                                              int cols, const float *x, int ldx, float *y,
                                                                              int ldy, int r) {
-    __m512 p01[6][6], acc[6][6];
-    pair_pass(dtype, R, T, 0, row, row_bytes, cols, x, ldx, acc);
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) {
-            __asm__("" : "+v"(acc[i][j]));
-            p01[i][j] = acc[i][j];
-        }
-    pair_pass(dtype, R, T, 1, row, row_bytes, cols, x, ldx, acc);
-    int tail_at = cols & ~7;
-    for (int i = 0; i < R; i++) {
-        for (int j = 0; j < T; j++) {
-            // (chain 0 + chain 1) + (chain 2 + chain 3), as the row kernel adds them.
-            __m256 s01 = _mm256_add_ps(_mm512_castps512_ps256(p01[i][j]), high8(p01[i][j]));
-            __m256 s23 = _mm256_add_ps(_mm512_castps512_ps256(acc[i][j]), high8(acc[i][j]));
-            y[(size_t)j * ldy + r + i] =
-                hsum8(_mm256_add_ps(s01, s23)) + tail_dot(dtype, row + (size_t)i * row_bytes, tail_at, cols, x + (size_t)j * ldx);
-        }
-    }
+    if (cols % 32 < 8)
+        tile512_body(dtype, R, T, 0, row, row_bytes, cols, x, ldx, y, ldy, r);
+    else
+        tile512_body(dtype, R, T, 1, row, row_bytes, cols, x, ldx, y, ldy, r);
 }
 
 // AVX2 has 16 vector registers: 3 × 4 accumulators, 3 weights and a token.
 #define TILE_FN tile_impl
 TILED_ROWS(tiled_rows_avx2, AVX2_TARGET, 3, 4)
 #undef TILE_FN
-// AVX-512's 32 registers: 4 × 6 tiles of 16-lane accumulators, two chains per register.
+// AVX-512's 32 registers: 4 rows × 3 tokens × two 16-lane accumulators (all four chains).
 #define TILE_FN tile512_impl
-TILED_ROWS(tiled_rows_avx512, AVX512_TARGET, 4, 6)
+TILED_ROWS(tiled_rows_avx512, AVX512_TARGET, 4, 3)
 #undef TILE_FN
 
 #endif

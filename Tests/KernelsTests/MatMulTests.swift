@@ -76,7 +76,7 @@ final class MatMulTests: XCTestCase {
             MatMul.forcePortable(portable)
             defer { MatMul.forcePortable(false) }
             for c in cases {
-                // 13 and 50 tokens run the register tiles (4 × 6 on AVX-512, 3 × 4 on AVX2)
+                // 13 and 50 tokens run the register tiles (4 × 3 on AVX-512, 3 × 4 on AVX2)
                 // with ragged row and token remainders.
                 for tokens in [1, 2, 3, 5, 13, 50] {
                     let (got, want) = run(c, tokens: tokens, pool: .serial, offsetBytes: 3)
