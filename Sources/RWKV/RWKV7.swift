@@ -241,29 +241,36 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         ]
         if let v2T = b.v2T { second.append(.init(v2T, s.loraV.pointer, s.tmp.pointer)) }
         MatMul.batch(second, count: t, pool: pool)
+        // The element-wise steps below run on token ranges across the pool, like the
+        // mixes above: in a long prefill, serial passes over every token were the part
+        // a second thread could not speed up. The activations give the same value for
+        // an element whatever range it is in, so the split cannot change a result.
         let w = s.w.pointer, a = s.a.pointer
-        for i in 0..<t {
-            let o = i * c
-            for j in 0..<c {
-                w[o + j] = b.w0[j] + w[o + j]
-                a[o + j] = b.a0[j] + a[o + j]
+        let vNow = s.v.pointer, vFirst = s.vFirst.pointer, gate = s.tmp.pointer
+        pool.forEachBlock(count: t, minimumPerBlock: 8) { tokens in
+            let lo = tokens.lowerBound * c, n = tokens.count * c
+            for i in tokens {
+                let o = i * c
+                for j in 0..<c {
+                    w[o + j] = b.w0[j] + w[o + j]
+                    a[o + j] = b.a0[j] + a[o + j]
+                }
             }
-        }
-        Activation.sigmoid(w, count: t * c)
-        for idx in 0..<t * c { w[idx] *= -0.606531 }
-        Activation.exp(w, count: t * c)
-        Activation.sigmoid(a, count: t * c)
+            Activation.sigmoid(w + lo, count: n)
+            for idx in lo..<(lo + n) { w[idx] *= -0.606531 }
+            Activation.exp(w + lo, count: n)
+            Activation.sigmoid(a + lo, count: n)
 
-        // layer 0: v_first = v;  else: v = v + (v_first − v) · σ(v0 + (xv @ v1) @ v2)
-        if layer == 0 {
-            s.vFirst.pointer.update(from: s.v.pointer, count: t * c)
-        } else if b.v2T != nil {
-            let gate = s.tmp.pointer
-            for i in 0..<t {
-                for j in 0..<c { gate[i * c + j] = b.v0[j] + gate[i * c + j] }
+            // layer 0: v_first = v;  else: v = v + (v_first − v) · σ(v0 + (xv @ v1) @ v2)
+            if layer == 0 {
+                (vFirst + lo).update(from: vNow + lo, count: n)
+            } else if b.v2T != nil {
+                for i in tokens {
+                    for j in 0..<c { gate[i * c + j] = b.v0[j] + gate[i * c + j] }
+                }
+                Activation.sigmoid(gate + lo, count: n)
+                for idx in lo..<(lo + n) { vNow[idx] += (vFirst[idx] - vNow[idx]) * gate[idx] }
             }
-            Activation.sigmoid(gate, count: t * c)
-            for idx in 0..<t * c { s.v.pointer[idx] += (s.vFirst.pointer[idx] - s.v.pointer[idx]) * gate[idx] }
         }
 
         let r = s.r.pointer, k = s.k.pointer, v = s.v.pointer
@@ -315,7 +322,10 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
 
         // x = x + (y · g) @ O
         MatMul.tokens(b.wO, y, ldx: c, count: t, s.tmp.pointer, ldy: c, pool: pool)
-        for idx in 0..<t * c { s.x.pointer[idx] += s.tmp.pointer[idx] }
+        let out = s.tmp.pointer
+        pool.forEachBlock(count: t, minimumPerBlock: 8) { tokens in
+            for idx in (tokens.lowerBound * c)..<(tokens.upperBound * c) { x[idx] += out[idx] }
+        }
     }
 
     private func channelMix(
@@ -341,8 +351,13 @@ final class RWKV7: ModelImplementation, @unchecked Sendable {
         ffnPrev.update(from: xa + (t - 1) * c, count: c)
         // out = relu(k @ K)² @ V
         MatMul.tokens(b.ffnKey, xk, ldx: c, count: t, s.ffn.pointer, ldy: f, pool: pool)
-        Activation.squaredReLU(s.ffn.pointer, count: t * f)
-        MatMul.tokens(b.ffnValue, s.ffn.pointer, ldx: f, count: t, s.tmp.pointer, ldy: c, pool: pool)
-        for idx in 0..<t * c { x[idx] += s.tmp.pointer[idx] }
+        let hidden = s.ffn.pointer, out = s.tmp.pointer
+        pool.forEachBlock(count: t, minimumPerBlock: 8) { tokens in
+            Activation.squaredReLU(hidden + tokens.lowerBound * f, count: tokens.count * f)
+        }
+        MatMul.tokens(b.ffnValue, hidden, ldx: f, count: t, out, ldy: c, pool: pool)
+        pool.forEachBlock(count: t, minimumPerBlock: 8) { tokens in
+            for idx in (tokens.lowerBound * c)..<(tokens.upperBound * c) { x[idx] += out[idx] }
+        }
     }
 }
