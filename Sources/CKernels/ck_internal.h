@@ -179,9 +179,11 @@ typedef void (*quant_rows_fn)(const uint8_t *, int, const float *, int, int, flo
 /// The fastest row kernel of a block type on this host (matmul_quant.c).
 quant_rows_fn quant_rows_avx2(int dtype);
 
-/// One token over Q8_0 rows [lo, hi), four rows per reduction (matmul_quant.c).
-void q8_0_vector_rows_avx512(const uint8_t *base, size_t row_bytes, int cols, const float *x, float *y, int lo,
-                             int hi);
+/// Quantized rows [lo, hi) of any block type for n_tokens tokens with AVX-512, in the
+/// same order as the AVX2 kernels (matmul_quant512.c).
+void quant_rows_avx512(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
+                       int n_tokens, float *Y, int ldy, int lo, int hi);
+
 #endif
 
 #endif

@@ -134,8 +134,8 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
         size_t row_bytes = (size_t)(cols / 32) * ck_block_bytes(dtype);
 #if CK_HAVE_AVX2_PATH
         if (fast) {
-            if (dtype == CK_Q8_0 && n_tokens == 1 && host_has_avx512() && !g_force_avx2) {
-                q8_0_vector_rows_avx512(base, row_bytes, cols, X, Y, row_begin, row_end);
+            if (host_has_avx512() && !g_force_avx2) {
+                quant_rows_avx512(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end);
                 return;
             }
             // Blocks are dequantized in registers, with the float path's order and values.

@@ -189,86 +189,9 @@ AVX2_TARGET static void dot_rows_q8_0_avx2(const uint8_t *row, int cols, const f
     }
 }
 
-AVX512_TARGET static inline float q8_finish_avx512(__m512 even, __m512 odd) {
-    __m512 t = _mm512_add_ps(even, odd);
-    __m256 lo = _mm512_castps512_ps256(t), hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1));
-    return hsum8(_mm256_add_ps(lo, hi));
-}
-
-AVX512_TARGET static inline __m512 q8_cvt16(const uint8_t *q) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
-}
-
-// One block: p = q[0..15]·x[0..15] + q[16..31]·x[16..31], scaled into acc.
-#define Q8_BLOCK_AVX512(q0, q1, d, xb, acc) \
-    acc = _mm512_fmadd_ps(_mm512_fmadd_ps(q1, _mm512_loadu_ps((xb) + 16), _mm512_mul_ps(q0, _mm512_loadu_ps(xb))), d, acc)
-
-// One token, one row: the 8-lane vector u of q8_finish_avx512 (hsum8(u) is the result).
-AVX512_TARGET static inline __m256 q8_row_vector(const uint8_t *row, int blocks, const float *x0) {
-    __m512 e0 = _mm512_setzero_ps(), o0 = _mm512_setzero_ps();
-    int k = 0;
-    for (; k + 2 <= blocks; k += 2) {
-        const uint8_t *b = row + (size_t)k * 34, *c = b + 34;
-        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
-        Q8_BLOCK_AVX512(q8_cvt16(c + 2), q8_cvt16(c + 18), _mm512_set1_ps(scale16(c)), x0 + 32 * k + 32, o0);
-    }
-    if (k < blocks) {
-        const uint8_t *b = row + (size_t)k * 34;
-        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
-    }
-    __m512 t = _mm512_add_ps(e0, o0);
-    return _mm256_add_ps(_mm512_castps512_ps256(t), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
-}
-
-// Two tokens share each block's conversion (prefill); a lone token runs alone.
-// Even blocks feed the first accumulator, odd blocks the second.
-AVX512_TARGET static void dot_rows_q8_0_avx512(const uint8_t *row, int cols, const float *X, int ldx, int n_tokens,
-                                               float *Y, int ldy, int r) {
-    int blocks = cols / 32;
-    int t = 0;
-    for (; t + 2 <= n_tokens; t += 2) {
-        const float *x0 = X + (size_t)t * ldx, *x1 = x0 + ldx;
-        __m512 e0 = _mm512_setzero_ps(), o0 = _mm512_setzero_ps(), e1 = _mm512_setzero_ps(), o1 = _mm512_setzero_ps();
-        int k = 0;
-        for (; k + 2 <= blocks; k += 2) {
-            const uint8_t *b = row + (size_t)k * 34, *c = b + 34;
-            __m512 d = _mm512_set1_ps(scale16(b)), q0 = q8_cvt16(b + 2), q1 = q8_cvt16(b + 18);
-            Q8_BLOCK_AVX512(q0, q1, d, x0 + 32 * k, e0);
-            Q8_BLOCK_AVX512(q0, q1, d, x1 + 32 * k, e1);
-            __m512 dc = _mm512_set1_ps(scale16(c)), p0 = q8_cvt16(c + 2), p1 = q8_cvt16(c + 18);
-            Q8_BLOCK_AVX512(p0, p1, dc, x0 + 32 * k + 32, o0);
-            Q8_BLOCK_AVX512(p0, p1, dc, x1 + 32 * k + 32, o1);
-        }
-        if (k < blocks) {
-            const uint8_t *b = row + (size_t)k * 34;
-            __m512 d = _mm512_set1_ps(scale16(b)), q0 = q8_cvt16(b + 2), q1 = q8_cvt16(b + 18);
-            Q8_BLOCK_AVX512(q0, q1, d, x0 + 32 * k, e0);
-            Q8_BLOCK_AVX512(q0, q1, d, x1 + 32 * k, e1);
-        }
-        Y[(size_t)t * ldy + r] = q8_finish_avx512(e0, o0);
-        Y[(size_t)(t + 1) * ldy + r] = q8_finish_avx512(e1, o1);
-    }
-    for (; t < n_tokens; t++) Y[(size_t)t * ldy + r] = hsum8(q8_row_vector(row, blocks, X + (size_t)t * ldx));
-}
-
-// One token over rows [lo, hi), reduced four rows at a time by hsum8x4 (the same
-// additions as hsum8 of each row's vector).
-AVX512_TARGET void q8_0_vector_rows_avx512(const uint8_t *base, size_t row_bytes, int cols, const float *x,
-                                                  float *y, int lo, int hi) {
-    int blocks = cols / 32;
-    int r = lo;
-    for (; r + 4 <= hi; r += 4) {
-        const uint8_t *row = base + (size_t)r * row_bytes;
-        __m256 u0 = q8_row_vector(row, blocks, x), u1 = q8_row_vector(row + row_bytes, blocks, x);
-        __m256 u2 = q8_row_vector(row + 2 * row_bytes, blocks, x), u3 = q8_row_vector(row + 3 * row_bytes, blocks, x);
-        _mm_storeu_ps(y + r, hsum8x4(u0, u1, u2, u3));
-    }
-    for (; r < hi; r++) y[r] = hsum8(q8_row_vector(base + (size_t)r * row_bytes, blocks, x));
-}
-
 quant_rows_fn quant_rows_avx2(int dtype) {
     switch (dtype) {
-    case CK_Q8_0: return (host_has_avx512() && !g_force_avx2) ? dot_rows_q8_0_avx512 : dot_rows_q8_0_avx2;
+    case CK_Q8_0: return dot_rows_q8_0_avx2;
     case CK_Q4_0: return dot_rows_q4_0;
     case CK_Q4_1: return dot_rows_q4_1;
     case CK_Q5_0: return dot_rows_q5_0;

@@ -63,40 +63,48 @@ final class QuantizedTests: XCTestCase {
                 bytes += b
                 values += v
             }
-            let x = (0..<(5 * cols)).map { _ in Float.random(in: -1...1, using: &g) }
+            // 13 tokens: a full group of 8 in the AVX-512 kernel and a ragged one of 5.
+            let x = (0..<(13 * cols)).map { _ in Float.random(in: -1...1, using: &g) }
             func run(_ w: WeightMatrix, tokens: Int, threads: Int) -> [Float] {
                 var y = [Float](repeating: 0, count: tokens * rows)
                 MatMul.tokens(w, x, ldx: cols, count: tokens, &y, ldy: rows, pool: ThreadPool(threadCount: threads))
                 return y
             }
-            let q = bytes.withUnsafeBytes { raw in
-                (
+            // The AVX-512 kernels keep the AVX2 kernels' lanes, so both must give exactly
+            // the float product.
+            for forceAVX2 in [false, true] {
+                MatMul.forceAVX2(forceAVX2)
+                defer { MatMul.forceAVX2(false) }
+                let q = bytes.withUnsafeBytes { raw in
+                    let w = WeightMatrix(type: type, base: raw.baseAddress!, rows: rows, cols: cols)
+                    return (
+                        run(w, tokens: 13, threads: 1), run(w, tokens: 13, threads: 2), run(w, tokens: 1, threads: 1)
+                    )
+                }
+                let f = values.withUnsafeBytes { raw in
                     run(
-                        WeightMatrix(type: type, base: raw.baseAddress!, rows: rows, cols: cols), tokens: 5, threads: 1),
-                    run(
-                        WeightMatrix(type: type, base: raw.baseAddress!, rows: rows, cols: cols), tokens: 5, threads: 2),
-                    run(WeightMatrix(type: type, base: raw.baseAddress!, rows: rows, cols: cols), tokens: 1, threads: 1)
-                )
+                        WeightMatrix(type: .f32, base: raw.baseAddress!, rows: rows, cols: cols), tokens: 13, threads: 1
+                    )
+                }
+                let path = forceAVX2 ? "AVX2" : (MatMul.hasAVX512 ? "AVX-512" : "AVX2")
+                XCTAssertEqual(q.0, f, "\(type) \(path): quantized product == float product of the dequantized weights")
+                XCTAssertEqual(q.0, q.1, "\(type) \(path): thread count")
+                XCTAssertEqual(Array(q.0.prefix(rows)), q.2, "\(type) \(path): one token == many")
             }
-            let f = values.withUnsafeBytes { raw in
-                run(WeightMatrix(type: .f32, base: raw.baseAddress!, rows: rows, cols: cols), tokens: 5, threads: 1)
-            }
-            XCTAssertEqual(q.0, f, "\(type): quantized product == float product of the dequantized weights")
-            XCTAssertEqual(q.0, q.1, "\(type): thread count")
-            XCTAssertEqual(Array(q.0.prefix(rows)), q.2, "\(type): one token == many")
         }
     }
 
     /// Q8_0's block-sum order written out in Swift (double precision sums of exact
     /// products, so only the kernels' float rounding differs), for random rows with an
-    /// odd and an even number of blocks, one to five tokens, and one to three threads.
+    /// odd and an even number of blocks, 1 and 13 tokens (a group of 8 and a ragged
+    /// group of 5 in the AVX-512 kernel), and one to three threads.
     func testQ8_0KernelsMatchTheBlockSumReferenceAndEachOther() {
         var g = SystemRandomNumberGenerator()
         for blocksPerRow in [1, 2, 3, 24] {
             let rows = 131, cols = 32 * blocksPerRow
             var bytes: [UInt8] = []
             for _ in 0..<(rows * blocksPerRow) { bytes += block(.q8_0, &g).0 }
-            let x = (0..<(5 * cols)).map { _ in Float.random(in: -1...1, using: &g) }
+            let x = (0..<(13 * cols)).map { _ in Float.random(in: -1...1, using: &g) }
             func run(tokens: Int, threads: Int) -> [Float] {
                 var y = [Float](repeating: .nan, count: tokens * rows)
                 bytes.withUnsafeBytes { raw in
@@ -105,8 +113,8 @@ final class QuantizedTests: XCTestCase {
                 }
                 return y
             }
-            let fast = run(tokens: 5, threads: 1)
-            for t in 0..<5 {
+            let fast = run(tokens: 13, threads: 1)
+            for t in 0..<13 {
                 for r in 0..<rows {
                     var want = 0.0
                     var scale = 0.0
@@ -122,15 +130,15 @@ final class QuantizedTests: XCTestCase {
                     XCTAssertEqual(Double(fast[t * rows + r]), want, accuracy: 1e-5 * max(1, scale), "row \(r)")
                 }
             }
-            XCTAssertEqual(run(tokens: 5, threads: 3), fast, "thread count")
+            XCTAssertEqual(run(tokens: 13, threads: 3), fast, "thread count")
             XCTAssertEqual(Array(fast.prefix(rows)), run(tokens: 1, threads: 1), "one token == many")
             // The AVX-512 kernel keeps the AVX2 kernel's lanes, so the two agree bit for bit.
             MatMul.forceAVX2(true)
-            let avx2 = run(tokens: 5, threads: 1)
+            let avx2 = run(tokens: 13, threads: 1)
             MatMul.forceAVX2(false)
             XCTAssertEqual(avx2, fast, "AVX2 == AVX-512 (this host has AVX-512: \(MatMul.hasAVX512))")
             MatMul.forcePortable(true)
-            let portable = run(tokens: 5, threads: 1)
+            let portable = run(tokens: 13, threads: 1)
             MatMul.forcePortable(false)
             for (p, f) in zip(portable, fast) { XCTAssertEqual(p, f, accuracy: 1e-4 * max(1, abs(f))) }
         }
