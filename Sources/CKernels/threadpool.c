@@ -162,36 +162,149 @@ void ck_pool_run(ck_pool *p, ck_task_fn fn, void *ctx, int parts) {
 }
 
 // ---------------------------------------------------------------- parallel matrix products
+//
+// A batch's products are laid end to end as one run of 4-row "quads" (4 rows keep
+// every part in whole register tiles of the matrix-matrix kernel). Each thread owns
+// a contiguous stretch of about equal cost and works through it from the front, a
+// few quads per claim; a thread that finishes early takes small pieces from the back
+// of another's stretch. The static stretches keep each thread streaming contiguous
+// memory (cutting every row range into shared chunks was slower: each chunk restarts
+// the hardware prefetcher), and the stealing absorbs what a static split cannot: a
+// core that is slower this millisecond, or busy with another program. Every row is
+// still computed whole, in the kernel's fixed order, by whichever thread claims it,
+// so the results do not depend on the thread count or on who ran what.
+
+enum {
+    OWN_QUADS = 16,   // quads a thread claims at a time from its own stretch
+    STOLEN_QUADS = 4  // quads taken at a time from another thread's stretch
+};
+
+typedef struct {
+    // The unclaimed quads [front, back) of one stretch: front in the low 32 bits,
+    // back in the high 32, so that one compare-and-swap claims from either end.
+    _Alignas(64) _Atomic uint64_t span;
+} stretch;
 
 typedef struct {
     const ck_product *products;
     int count;
     int n_tokens;
+    const int *first_quad;  // [count + 1]: product i holds quads [first_quad[i], first_quad[i + 1])
+    stretch *stretches;     // [parts]
 } batch_job;
 
-static void batch_part(void *raw, int part, int parts) {
-    const batch_job *j = (const batch_job *)raw;
-    for (int i = 0; i < j->count; i++) {
+// Runs the rows of quads [qa, qb) of the batch, product by product.
+static void run_quads(const batch_job *j, int qa, int qb) {
+    for (int i = 0; i < j->count && qa < qb; i++) {
+        int start = j->first_quad[i], end = j->first_quad[i + 1];
+        if (qa >= end) continue;
+        if (qb <= start) break;
         const ck_product *m = &j->products[i];
-        // Contiguous row ranges; boundaries on multiples of 4 rows keep every part's
-        // rows in whole register tiles of the matrix-matrix kernel.
-        int quads = (m->rows + 3) / 4;
-        int lo = (int)((long)quads * part / parts) * 4;
-        int hi = (int)((long)quads * (part + 1) / parts) * 4;
+        int lo = ((qa > start ? qa : start) - start) * 4;
+        int hi = ((qb < end ? qb : end) - start) * 4;
         if (hi > m->rows) hi = m->rows;
         if (lo < hi) ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, j->n_tokens, m->Y, m->ldy, lo, hi);
     }
 }
 
+// Claims up to `quads` quads from the front (or the back) of a stretch into [*qa, *qb).
+static int claim(stretch *s, int quads, int from_back, int *qa, int *qb) {
+    uint64_t span = atomic_load_explicit(&s->span, memory_order_relaxed);
+    for (;;) {
+        uint32_t front = (uint32_t)span, back = (uint32_t)(span >> 32);
+        if (front >= back) return 0;
+        uint32_t take = back - front < (uint32_t)quads ? back - front : (uint32_t)quads;
+        uint64_t next = from_back ? ((uint64_t)(back - take) << 32) | front : ((uint64_t)back << 32) | (front + take);
+        if (atomic_compare_exchange_weak_explicit(&s->span, &span, next, memory_order_relaxed, memory_order_relaxed)) {
+            *qa = (int)(from_back ? back - take : front);
+            *qb = (int)(from_back ? back : front + take);
+            return 1;
+        }
+    }
+}
+
+// Test hooks: workers that start late (so that the caller must steal), and a count of stolen quads.
+static _Atomic int g_delay_workers;
+static _Atomic long g_stolen_quads;
+
+void ck_pool_test_delay_workers(int on) { atomic_store(&g_delay_workers, on); }
+
+long ck_pool_stolen_quads(void) { return atomic_load(&g_stolen_quads); }
+
+static void batch_part(void *raw, int part, int parts) {
+    const batch_job *j = (const batch_job *)raw;
+    if (part > 0 && atomic_load_explicit(&g_delay_workers, memory_order_relaxed)) usleep(5000);
+    int qa, qb;
+    while (claim(&j->stretches[part], OWN_QUADS, 0, &qa, &qb)) run_quads(j, qa, qb);
+    // Own stretch done: help the others from the back, where their owners arrive last.
+    for (int k = 1; k < parts; k++) {
+        stretch *other = &j->stretches[(part + k) % parts];
+        while (claim(other, STOLEN_QUADS, 1, &qa, &qb)) {
+            atomic_fetch_add_explicit(&g_stolen_quads, qb - qa, memory_order_relaxed);
+            run_quads(j, qa, qb);
+        }
+    }
+}
+
+// Cost of one row of a product: the bytes it streams for one token, the
+// multiply-adds (its columns) for many.
+static double row_cost(const ck_product *m, int n_tokens) {
+    if (n_tokens > 1) return (double)m->cols;
+    return (double)m->cols / ck_block_size(m->dtype) * (double)ck_block_bytes(m->dtype);
+}
+
+enum { MAX_BATCH = 64, STACK_PARTS = 64 };
+
 void ck_pool_matmul_batch(ck_pool *p, const ck_product *products, int count, int n_tokens, int min_rows_per_part) {
+    if (count <= 0) return;
     long rows = 0;
     for (int i = 0; i < count; i++) rows += products[i].rows;
-    batch_job job = {products, count, n_tokens};
     int threads = ck_pool_threads(p);
     long parts = rows / (min_rows_per_part < 1 ? 1 : min_rows_per_part);
     if (parts > threads) parts = threads;
-    if (parts < 1) parts = 1;
+    if (parts <= 1 || count > MAX_BATCH) {
+        // One thread (or an unusually long list, run product by product): no claims needed.
+        for (int i = 0; i < count && parts <= 1; i++) {
+            const ck_product *m = &products[i];
+            ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, n_tokens, m->Y, m->ldy, 0, m->rows);
+        }
+        for (int i = 0; i < count && parts > 1; i++) ck_pool_matmul_batch(p, &products[i], 1, n_tokens, min_rows_per_part);
+        return;
+    }
+    int first_quad[MAX_BATCH + 1];
+    double total = 0;
+    first_quad[0] = 0;
+    for (int i = 0; i < count; i++) {
+        int quads = (products[i].rows + 3) / 4;
+        first_quad[i + 1] = first_quad[i] + quads;
+        total += quads * row_cost(&products[i], n_tokens);
+    }
+    // Stretch boundaries where the running cost crosses k/parts of the total.
+    stretch local[STACK_PARTS];
+    stretch *stretches = parts <= STACK_PARTS ? local : aligned_alloc(64, (size_t)parts * sizeof(stretch));
+    if (!stretches) {
+        // Out of memory: fewer, larger parts still give the same results.
+        stretches = local;
+        parts = STACK_PARTS;
+    }
+    uint32_t bound = 0, begin = 0;
+    double cost = 0;
+    int i = 0;
+    for (int k = 0; k < parts; k++) {
+        double target = total * (k + 1) / parts;
+        while (bound < (uint32_t)first_quad[count] && (k == parts - 1 || cost < target)) {
+            while ((int)bound >= first_quad[i + 1]) i++;
+            double step = row_cost(&products[i], n_tokens);
+            if (k < parts - 1 && cost + step / 2 > target) break;
+            cost += step;
+            bound++;
+        }
+        atomic_init(&stretches[k].span, ((uint64_t)bound << 32) | begin);
+        begin = bound;
+    }
+    batch_job job = {products, count, n_tokens, first_quad, stretches};
     ck_pool_run(p, batch_part, &job, (int)parts);
+    if (stretches != local) free(stretches);
 }
 
 void ck_pool_matmul(ck_pool *p, int dtype, const void *W, int rows, int cols, const float *X, int ldx,

@@ -16,6 +16,12 @@ public enum MatMul {
     /// True when this host runs the AVX-512 variant of the Q8_0 kernel.
     public static var hasAVX512: Bool { ck_has_avx512() == 1 }
 
+    /// For tests: pool workers start each batch 5 ms late, so the calling thread has to take their rows.
+    static func delayWorkersForTesting(_ on: Bool) { ck_pool_test_delay_workers(on ? 1 : 0) }
+
+    /// Rows, in groups of four, that threads have taken from another thread's share (all pools, so far).
+    public static var stolenQuads: Int { Int(ck_pool_stolen_quads()) }
+
     /// Forces the portable path (for tests that compare paths) or restores automatic choice.
     public static func forcePortable(_ on: Bool) { ck_force_portable(on ? 1 : 0) }
 
@@ -69,9 +75,10 @@ public enum MatMul {
 
     /// Runs independent products over `count` tokens as one job on the pool.
     ///
-    /// Each thread takes its share of every product's rows, so a batch costs one
-    /// hand-off between threads instead of one per product, and products too small
-    /// to split on their own (RWKV-7's LoRA factors) still run on every thread.
+    /// The products' rows are laid end to end and each thread takes a contiguous share
+    /// (a thread that finishes early takes rows from the end of another's), so a batch
+    /// costs one hand-off between threads instead of one per product, and products too
+    /// small to split on their own (RWKV-7's LoRA factors) still run on every thread.
     /// Results equal `tokens(_:_:ldx:count:_:ldy:pool:)` of each product alone. No
     /// product may read another's output.
     public static func batch(_ products: [Product], count: Int, pool: ThreadPool = .serial) {

@@ -162,13 +162,19 @@ final class MatMulTests: XCTestCase {
                     WeightMatrix(type: shapes[k].type, base: w[k], rows: shapes[k].rows, cols: shapes[k].cols), x[k],
                     ldx: shapes[k].cols + 3, y[k])
             }
-            for threads in [1, 2, 3] {
+            // Late workers make the calling thread take rows from their shares, so the
+            // stealing path is checked too.
+            for (threads, late) in [(1, false), (2, false), (3, false), (2, true), (3, true)] {
                 for k in shapes.indices { y[k].update(repeating: .nan, count: tokens * shapes[k].rows) }
+                let stolen = MatMul.stolenQuads
+                MatMul.delayWorkersForTesting(late)
                 MatMul.batch(products, count: tokens, pool: ThreadPool(threadCount: threads))
+                MatMul.delayWorkersForTesting(false)
+                if late { XCTAssertGreaterThan(MatMul.stolenQuads, stolen, "late workers: the caller took their rows") }
                 for k in shapes.indices {
                     XCTAssertEqual(
                         Array(UnsafeBufferPointer(start: y[k], count: tokens * shapes[k].rows)), alone[k],
-                        "\(shapes[k]) tokens \(tokens) threads \(threads)")
+                        "\(shapes[k]) tokens \(tokens) threads \(threads) late workers \(late)")
                 }
             }
         }

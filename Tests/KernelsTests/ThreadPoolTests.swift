@@ -59,9 +59,12 @@ final class ThreadPoolTests: XCTestCase {
         let group = DispatchGroup()
         let failures = UnsafeMutablePointer<Int>.allocate(capacity: 2)
         failures.initialize(repeating: 0, count: 2)
+        // The address crosses into the threads as an integer (a raw pointer is not Sendable).
+        let failuresAddress = UInt(bitPattern: failures)
         for caller in 0..<2 {
             group.enter()
             Thread.detachNewThread {
+                let failures = UnsafeMutablePointer<Int>(bitPattern: failuresAddress)!
                 for _ in 0..<500 {
                     let hits = UnsafeMutablePointer<Int>.allocate(capacity: 64)
                     hits.initialize(repeating: 0, count: 64)

@@ -139,12 +139,20 @@ typedef struct {
     int ldy;
 } ck_product;
 
-/// Several independent products over the same n_tokens as one pool job: part k runs
-/// its contiguous share of every product's rows, so the batch costs one hand-off
-/// instead of `count`. No product may read another's output. Results are the same as
-/// ck_pool_matmul of each product alone, for any thread count. At most one part per
-/// `min_rows_per_part` rows of the whole batch.
+/// Several independent products over the same n_tokens as one pool job, so the batch
+/// costs one hand-off instead of `count`: each thread takes a contiguous share of the
+/// products' rows laid end to end, and a thread that finishes early takes rows from
+/// the end of another's share. No product may read another's output. Results are the
+/// same as ck_pool_matmul of each product alone, for any thread count. At most one
+/// part per `min_rows_per_part` rows of the whole batch.
 void ck_pool_matmul_batch(ck_pool *pool, const ck_product *products, int count, int n_tokens, int min_rows_per_part);
+
+/// For tests: workers start each batch part 5 ms late (1), so the caller has to take
+/// their rows; 0 restores normal running.
+void ck_pool_test_delay_workers(int on);
+
+/// Quads (4-row groups) taken from another thread's share so far, by all pools.
+long ck_pool_stolen_quads(void);
 
 /// Sum of n float32 values read once, as fast as the memory system allows (for measuring read bandwidth).
 float ck_stream_sum(const float *src, size_t n);
