@@ -109,6 +109,26 @@ __attribute__((always_inline)) AVX2_TARGET static inline __m256 row_vector(int d
     return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
 }
 
+// y[0..3] for four consecutive rows from their 8-lane vectors: hsum8x4 (the same
+// additions as hsum8 of each) plus each row's scalar tail from column tail_at.
+__attribute__((always_inline)) AVX2_TARGET static inline void store_quad(int dtype, __m256 v0, __m256 v1, __m256 v2,
+                                                                         __m256 v3, const uint8_t *row,
+                                                                         size_t row_bytes, int tail_at, int cols,
+                                                                         const float *x, float *y) {
+    __m128 sums = hsum8x4(v0, v1, v2, v3);
+    if (tail_at < cols) {
+        __m128 tails = _mm_set_ps(tail_dot(dtype, row + 3 * row_bytes, tail_at, cols, x),
+                                  tail_dot(dtype, row + 2 * row_bytes, tail_at, cols, x),
+                                  tail_dot(dtype, row + row_bytes, tail_at, cols, x),
+                                  tail_dot(dtype, row, tail_at, cols, x));
+        sums = _mm_add_ps(sums, tails);
+    } else {
+        // dot_rows_avx2 adds a zero tail; adding it here too keeps the sign of zero sums equal.
+        sums = _mm_add_ps(sums, _mm_setzero_ps());
+    }
+    _mm_storeu_ps(y, sums);
+}
+
 // y[r] for rows [lo, hi) of one token; bit-identical to dot_rows_avx2 with n_tokens = 1.
 __attribute__((always_inline)) AVX2_TARGET static inline void vector_rows_impl(int dtype, const uint8_t *base,
                                                                                size_t row_bytes, int cols, const float *x,
@@ -121,18 +141,7 @@ __attribute__((always_inline)) AVX2_TARGET static inline void vector_rows_impl(i
         __m256 v1 = row_vector(dtype, row + row_bytes, cols, x);
         __m256 v2 = row_vector(dtype, row + 2 * row_bytes, cols, x);
         __m256 v3 = row_vector(dtype, row + 3 * row_bytes, cols, x);
-        __m128 sums = hsum8x4(v0, v1, v2, v3);
-        if (tail_at < cols) {
-            __m128 tails = _mm_set_ps(tail_dot(dtype, row + 3 * row_bytes, tail_at, cols, x),
-                                      tail_dot(dtype, row + 2 * row_bytes, tail_at, cols, x),
-                                      tail_dot(dtype, row + row_bytes, tail_at, cols, x),
-                                      tail_dot(dtype, row, tail_at, cols, x));
-            sums = _mm_add_ps(sums, tails);
-        } else {
-            // dot_rows_avx2 adds a zero tail; adding it here too keeps the sign of zero sums equal.
-            sums = _mm_add_ps(sums, _mm_setzero_ps());
-        }
-        _mm_storeu_ps(y + r, sums);
+        store_quad(dtype, v0, v1, v2, v3, row, row_bytes, tail_at, cols, x, y + r);
     }
     for (; r < hi; r++) {
         const uint8_t *row = base + (size_t)r * row_bytes;
@@ -349,19 +358,8 @@ __attribute__((always_inline)) AVX512_TARGET static inline void tile512_body(int
         const float *xj = x + (size_t)j * ldx;
         float *yj = y + (size_t)j * ldy + r;
         if (R == 4) {
-            // Four rows of one token reduced together, with the additions of
-            // vector_rows_impl (the same as hsum8 of each).
-            __m128 sums = hsum8x4(v[0], v[1], v[2], v[3]);
-            if (tail_at < cols) {
-                __m128 tails = _mm_set_ps(tail_dot(dtype, row + 3 * row_bytes, tail_at, cols, xj),
-                                          tail_dot(dtype, row + 2 * row_bytes, tail_at, cols, xj),
-                                          tail_dot(dtype, row + row_bytes, tail_at, cols, xj),
-                                          tail_dot(dtype, row, tail_at, cols, xj));
-                sums = _mm_add_ps(sums, tails);
-            } else {
-                sums = _mm_add_ps(sums, _mm_setzero_ps());
-            }
-            _mm_storeu_ps(yj, sums);
+            // Four rows of one token reduced together, as the one-token kernel does.
+            store_quad(dtype, v[0], v[1], v[2], v[3], row, row_bytes, tail_at, cols, xj, yj);
         } else {
             UNROLL for (int i = 0; i < R; i++)
                 yj[i] = hsum8(v[i]) + tail_dot(dtype, row + (size_t)i * row_bytes, tail_at, cols, xj);
