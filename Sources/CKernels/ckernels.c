@@ -120,7 +120,7 @@ void ck_force_avx2(int on) { g_force_avx2 = on; }
 
 int ck_has_avx512(void) {
 #if CK_HAVE_AVX2_PATH
-    return host_has_avx512();
+    return ck_active_isa() && host_has_avx512() && !g_force_avx2;
 #else
     return 0;
 #endif

@@ -7,13 +7,17 @@ import CKernels
 /// so a token's result is bit-identical whether it was computed alone, in a chunk
 /// of any size, or with any number of threads.
 public enum MatMul {
-    /// The instruction-set path in use: "avx2" or "portable".
-    public static var activePath: String { ck_active_isa() == 1 ? "avx2" : "portable" }
+    /// The instruction-set path in use: "avx512" (AVX2 kernels with their AVX-512
+    /// variants), "avx2" or "portable".
+    public static var activePath: String {
+        guard ck_active_isa() == 1 else { return "portable" }
+        return hasAVX512 ? "avx512" : "avx2"
+    }
 
     /// Keeps Q8_0 rows on the AVX2 kernel even where AVX-512 is available (tests compare the two).
     public static func forceAVX2(_ on: Bool) { ck_force_avx2(on ? 1 : 0) }
 
-    /// True when this host runs the AVX-512 variant of the Q8_0 kernel.
+    /// True when the kernels run their AVX-512 variants (the host has them and they are not forced off).
     public static var hasAVX512: Bool { ck_has_avx512() == 1 }
 
     /// For tests: pool workers start each batch 5 ms late, so the calling thread has to take their rows.

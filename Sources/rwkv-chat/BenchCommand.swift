@@ -27,6 +27,10 @@ struct BenchCommand: ParsableCommand {
     )
     var precision: String?
     @Option(name: .long, help: "Threads.") var threads: Int = 1
+    @Option(
+        name: .long,
+        help: "Kernels: auto, avx2 (without the AVX-512 variants) or portable, to compare the paths on one machine.")
+    var kernels: String = "auto"
     @Option(name: .long, help: "Generated tokens timed in each round.") var tokens: Int = 32
     @Option(name: .long, help: "Prompt length for prefill.") var prefill: Int = 512
     @Option(name: .long, help: "Repetitions of each measurement.") var repeats: Int = 3
@@ -49,6 +53,9 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("give exactly one of --model and --synthetic")
         }
         _ = try parsePrecision(precision)
+        guard ["auto", "avx2", "portable"].contains(kernels) else {
+            throw ValidationError("--kernels must be auto, avx2 or portable, not '\(kernels)'")
+        }
         guard tokens >= 1, repeats >= 1, prefill >= 1, threads >= 1 else {
             throw ValidationError("--tokens, --repeats, --prefill and --threads must be at least 1")
         }
@@ -59,7 +66,9 @@ struct BenchCommand: ParsableCommand {
             runUI()
             return
         }
-        var out: [String: Any] = ["threads": threads]
+        MatMul.forceAVX2(kernels == "avx2")
+        MatMul.forcePortable(kernels == "portable")
+        var out: [String: Any] = ["threads": threads, "kernels": MatMul.activePath]
         let loadStart = Date()
         let m: Model
         if let synthetic {

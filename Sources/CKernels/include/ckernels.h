@@ -56,7 +56,8 @@ void ck_force_portable(int on);
 /// Keeps kernels that have an AVX-512 variant on their AVX2 variant (1) or restores automatic choice (0).
 void ck_force_avx2(int on);
 
-/// 1 when this host runs the AVX-512 variants (AVX-512 F and VL), else 0.
+/// 1 when the kernels run their AVX-512 variants (the host has AVX-512 F and VL, and neither
+/// ck_force_avx2 nor ck_force_portable is on), else 0.
 int ck_has_avx512(void);
 
 /// Y[t][r] = sum_i W[r][i] * X[t][i] for rows r in [row_begin, row_end) and tokens t in [0, n_tokens).
