@@ -176,8 +176,13 @@ int tiled_rows_avx512(int dtype, const uint8_t *base, size_t row_bytes, int cols
 /// A quantized row kernel for n_tokens tokens (matmul_quant.c).
 typedef void (*quant_rows_fn)(const uint8_t *, int, const float *, int, int, float *, int, int);
 
-/// The fastest row kernel of a block type on this host (matmul_quant.c).
+/// The one-token AVX2 row kernel of a block type (matmul_quant.c).
 quant_rows_fn quant_rows_avx2(int dtype);
+
+/// Quantized rows [lo, hi) for n_tokens ≥ 2 with AVX2, tokens in groups of 8, in the
+/// one-token kernels' order (matmul_quant.c).
+void quant_tokens_rows_avx2(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
+                            int n_tokens, float *Y, int ldy, int lo, int hi);
 
 /// Quantized rows [lo, hi) of any block type for n_tokens tokens with AVX-512, in the
 /// same order as the AVX2 kernels (matmul_quant512.c).

@@ -139,6 +139,10 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
                 return;
             }
             // Blocks are dequantized in registers, with the float path's order and values.
+            if (n_tokens >= 2) {
+                quant_tokens_rows_avx2(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end);
+                return;
+            }
             quant_rows_fn rows_fn = quant_rows_avx2(dtype);
             for (int r = row_begin; r < row_end; r++) rows_fn(base + (size_t)r * row_bytes, cols, X, ldx, n_tokens, Y, ldy, r);
             return;

@@ -93,28 +93,13 @@ __attribute__((always_inline)) AVX2_TARGET static inline void load_block(int dty
 
 // The float path's summation order over quantized rows (cols is a multiple of 32,
 // so there is no tail): block k feeds accumulators 0–3 with its four 8-element
-// groups, exactly like a 32-element step of dot_rows_avx2.
+// groups, exactly like a 32-element step of dot_rows_avx2. One token at a time;
+// many tokens go through the token-group kernel below.
 __attribute__((always_inline)) AVX2_TARGET static inline void dot_rows_quant_avx2_impl(
     int dtype, const uint8_t *row, int cols, const float *X, int ldx, int n_tokens, float *Y, int ldy, int r) {
     size_t bb = ck_block_bytes(dtype);
     int blocks = cols / 32;
-    int t = 0;
-    for (; t + 2 <= n_tokens; t += 2) {
-        const float *x0 = X + (size_t)t * ldx, *x1 = x0 + ldx;
-        __m256 a0[4], a1[4];
-        for (int g = 0; g < 4; g++) a0[g] = a1[g] = _mm256_setzero_ps();
-        for (int k = 0; k < blocks; k++) {
-            __m256 w[4];
-            load_block(dtype, row + (size_t)k * bb, w);
-            for (int g = 0; g < 4; g++) {
-                a0[g] = _mm256_fmadd_ps(w[g], _mm256_loadu_ps(x0 + 32 * k + 8 * g), a0[g]);
-                a1[g] = _mm256_fmadd_ps(w[g], _mm256_loadu_ps(x1 + 32 * k + 8 * g), a1[g]);
-            }
-        }
-        Y[(size_t)t * ldy + r] = hsum8(_mm256_add_ps(_mm256_add_ps(a0[0], a0[1]), _mm256_add_ps(a0[2], a0[3])));
-        Y[(size_t)(t + 1) * ldy + r] = hsum8(_mm256_add_ps(_mm256_add_ps(a1[0], a1[1]), _mm256_add_ps(a1[2], a1[3])));
-    }
-    for (; t < n_tokens; t++) {
+    for (int t = 0; t < n_tokens; t++) {
         const float *x0 = X + (size_t)t * ldx;
         __m256 a0[4];
         for (int g = 0; g < 4; g++) a0[g] = _mm256_setzero_ps();
@@ -186,6 +171,162 @@ AVX2_TARGET static void dot_rows_q8_0_avx2(const uint8_t *row, int cols, const f
         }
         if (k < blocks) Q8_BLOCK_AVX2(row + (size_t)k * 34, x + 32 * k, e_lo, e_hi);
         Y[(size_t)t * ldy + r] = q8_finish_avx2(e_lo, e_hi, o_lo, o_hi);
+    }
+}
+
+// ---- many tokens with AVX2: one row × up to 8 tokens, one chain at a time
+//
+// Sixteen registers cannot hold four chains for several tokens, so (as the float
+// tiles do) each pass runs one chain: chain c of Q4/Q5 needs only elements 8c …
+// 8c + 7 of each block, dequantized once for all the tokens of the group. Q8_0's
+// four chains are the even and odd blocks times the low and high 8 lanes of its
+// block sums. The passes' sums are parked in memory and combined in the one-token
+// kernels' order, so every output is bit-identical to them.
+
+#if defined(__clang__)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL
+#endif
+
+enum { AVX2_TOKEN_GROUP = 8 };
+
+// Elements 8c … 8c + 7 of a Q4/Q5 block, with load_block's values: group 0 is the
+// low nibbles of bytes 0–7, group 1 of bytes 8–15, groups 2 and 3 the high nibbles;
+// the fifth bits of Q5 are bits 8c … 8c + 7 of qh.
+__attribute__((always_inline)) AVX2_TARGET static inline __m256 load_group(int dtype, const uint8_t *b, int c) {
+    const uint8_t *qs;
+    uint32_t qh = 0;
+    int offset = 0, has_min = 0;
+    float m = 0;
+    switch (dtype) {
+    case CK_Q4_0:
+        qs = b + 2;
+        offset = 8;
+        break;
+    case CK_Q4_1:
+        m = scale16(b + 2);
+        has_min = 1;
+        qs = b + 4;
+        break;
+    case CK_Q5_0:
+        qh = rd32(b + 2);
+        qs = b + 6;
+        offset = 16;
+        break;
+    default:  // CK_Q5_1
+        m = scale16(b + 2);
+        has_min = 1;
+        qh = rd32(b + 4);
+        qs = b + 8;
+        break;
+    }
+    __m128i bytes = _mm_loadl_epi64((const __m128i *)(qs + 8 * (c & 1)));
+    if (c >= 2) bytes = _mm_srli_epi16(bytes, 4);
+    __m256i q = _mm256_cvtepu8_epi32(_mm_and_si128(bytes, _mm_set1_epi8(0x0F)));
+    if (dtype == CK_Q5_0 || dtype == CK_Q5_1) {
+        __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+        __m256i bits = _mm256_and_si256(_mm256_set1_epi32((int)((qh >> (8 * c)) & 0xFF)), lane);
+        q = _mm256_or_si256(q, _mm256_and_si256(_mm256_cmpeq_epi32(bits, lane), _mm256_set1_epi32(16)));
+    }
+    if (offset) q = _mm256_sub_epi32(q, _mm256_set1_epi32(offset));
+    // (float)q·d, then + m for the _1 types: two roundings, as the scalar code.
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale16(b)));
+    return has_min ? _mm256_add_ps(v, _mm256_set1_ps(m)) : v;
+}
+
+// One pass: chain c of one row for T tokens (x: the group's first token at column 0).
+__attribute__((always_inline)) AVX2_TARGET static inline void chain_tokens(int dtype, int T, int c, const uint8_t *row,
+                                                                           int blocks, const float *x, int ldx,
+                                                                           __m256 *out) {
+    size_t bb = ck_block_bytes(dtype);
+    __m256 acc[AVX2_TOKEN_GROUP];
+    UNROLL for (int j = 0; j < T; j++) acc[j] = _mm256_setzero_ps();
+    if (dtype == CK_Q8_0) {
+        // Chain c: blocks of parity c / 2, lanes 8·(c % 2) … of the block sum.
+        int half = 8 * (c % 2);
+        for (int k = c / 2; k < blocks; k += 2) {
+            const uint8_t *b = row + (size_t)k * 34;
+            __m256 d = _mm256_set1_ps(scale16(b));
+            __m256 qa = q8_cvt8(b + 2 + half), qb = q8_cvt8(b + 18 + half);
+            UNROLL for (int j = 0; j < T; j++) {
+                const float *xb = x + (size_t)j * ldx + 32 * k + half;
+                __m256 p = _mm256_fmadd_ps(qb, _mm256_loadu_ps(xb + 16), _mm256_mul_ps(qa, _mm256_loadu_ps(xb)));
+                acc[j] = _mm256_fmadd_ps(p, d, acc[j]);
+            }
+        }
+    } else {
+        for (int k = 0; k < blocks; k++) {
+            __m256 w = load_group(dtype, row + (size_t)k * bb, c);
+            UNROLL for (int j = 0; j < T; j++)
+                acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (size_t)j * ldx + 32 * k + 8 * c), acc[j]);
+        }
+    }
+    UNROLL for (int j = 0; j < T; j++) out[j] = acc[j];
+}
+
+__attribute__((always_inline)) AVX2_TARGET static inline void quant_row_tokens_avx2(int dtype, int T, const uint8_t *row,
+                                                                                    int blocks, const float *x, int ldx,
+                                                                                    float *y, int ldy) {
+    __m256 sums[4][AVX2_TOKEN_GROUP];
+    for (int c = 0; c < 4; c++) chain_tokens(dtype, T, c, row, blocks, x, ldx, sums[c]);
+    UNROLL for (int j = 0; j < T; j++) {
+        __m256 v;
+        if (dtype == CK_Q8_0)
+            // q8_finish_avx2: (even lo + odd lo) + (even hi + odd hi).
+            v = _mm256_add_ps(_mm256_add_ps(sums[0][j], sums[2][j]), _mm256_add_ps(sums[1][j], sums[3][j]));
+        else
+            v = _mm256_add_ps(_mm256_add_ps(sums[0][j], sums[1][j]), _mm256_add_ps(sums[2][j], sums[3][j]));
+        y[(size_t)j * ldy] = hsum8(v);
+    }
+}
+
+#define ROW_TOKENS_AVX2(T) quant_row_tokens_avx2(dtype, T, base + (size_t)r * row_bytes, blocks, x, ldx, y + r, ldy)
+
+// Rows [lo, hi) for all tokens, tokens in groups of 8 (the group's activations stay
+// in L1 while every row passes over them).
+__attribute__((always_inline)) AVX2_TARGET static inline void quant_tokens_rows_avx2_impl(
+    int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx, int n_tokens, float *Y,
+    int ldy, int lo, int hi) {
+    int blocks = cols / 32;
+    for (int t = 0; t < n_tokens; t += AVX2_TOKEN_GROUP) {
+        int n = n_tokens - t < AVX2_TOKEN_GROUP ? n_tokens - t : AVX2_TOKEN_GROUP;
+        const float *x = X + (size_t)t * ldx;
+        float *y = Y + (size_t)t * ldy;
+        for (int r = lo; r < hi; r++) {
+            switch (n) {
+            case 1: ROW_TOKENS_AVX2(1); break;
+            case 2: ROW_TOKENS_AVX2(2); break;
+            case 3: ROW_TOKENS_AVX2(3); break;
+            case 4: ROW_TOKENS_AVX2(4); break;
+            case 5: ROW_TOKENS_AVX2(5); break;
+            case 6: ROW_TOKENS_AVX2(6); break;
+            case 7: ROW_TOKENS_AVX2(7); break;
+            default: ROW_TOKENS_AVX2(8); break;
+            }
+        }
+    }
+}
+
+#define QUANT_TOKENS_AVX2(NAME, TYPE)                                                                          \
+    AVX2_TARGET static void NAME(const uint8_t *b, size_t rb, int cols, const float *X, int ldx, int n, float *Y, \
+                                 int ldy, int lo, int hi) {                                                     \
+        quant_tokens_rows_avx2_impl(TYPE, b, rb, cols, X, ldx, n, Y, ldy, lo, hi);                              \
+    }
+QUANT_TOKENS_AVX2(tokens_q4_0_avx2, CK_Q4_0)
+QUANT_TOKENS_AVX2(tokens_q4_1_avx2, CK_Q4_1)
+QUANT_TOKENS_AVX2(tokens_q5_0_avx2, CK_Q5_0)
+QUANT_TOKENS_AVX2(tokens_q5_1_avx2, CK_Q5_1)
+QUANT_TOKENS_AVX2(tokens_q8_0_avx2, CK_Q8_0)
+
+AVX2_TARGET void quant_tokens_rows_avx2(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X,
+                                        int ldx, int n_tokens, float *Y, int ldy, int lo, int hi) {
+    switch (dtype) {
+    case CK_Q4_0: tokens_q4_0_avx2(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
+    case CK_Q4_1: tokens_q4_1_avx2(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
+    case CK_Q5_0: tokens_q5_0_avx2(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
+    case CK_Q5_1: tokens_q5_1_avx2(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
+    default: tokens_q8_0_avx2(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
     }
 }
 
