@@ -14,7 +14,7 @@ public enum MatMul {
         return hasAVX512 ? "avx512" : "avx2"
     }
 
-    /// Keeps Q8_0 rows on the AVX2 kernel even where AVX-512 is available (tests compare the two).
+    /// Keeps every kernel on its AVX2 variant even where AVX-512 is available (tests and `bench --kernels avx2` compare the two).
     public static func forceAVX2(_ on: Bool) { ck_force_avx2(on ? 1 : 0) }
 
     /// True when the kernels run their AVX-512 variants (the host has them and they are not forced off).
