@@ -3,6 +3,7 @@
 // conversions, the bandwidth probe and the ggml reference quantizers.
 #include "ck_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 int g_force_portable = 0;
@@ -126,11 +127,23 @@ int ck_has_avx512(void) {
 #endif
 }
 
+float ck_half_table[65536];
+
+static void fill_half_table(void) {
+    for (int h = 0; h < 65536; h++) ck_half_table[h] = f16_to_f32_scalar((uint16_t)h);
+}
+
+void ck_half_table_init(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, fill_half_table);
+}
+
 void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
                     int n_tokens, float *Y, int ldy, int row_begin, int row_end) {
     const uint8_t *base = (const uint8_t *)W;
     int fast = ck_active_isa();
     if (is_quantized(dtype)) {
+        ck_half_table_init();
         size_t row_bytes = (size_t)(cols / 32) * ck_block_bytes(dtype);
 #if CK_HAVE_AVX2_PATH
         if (fast) {

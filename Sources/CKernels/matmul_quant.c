@@ -61,22 +61,22 @@ __attribute__((always_inline)) AVX2_TARGET static inline void load_block(int dty
     int has_min = 0;
     switch (dtype) {
     case CK_Q4_0:
-        d = scale16(b);
+        d = scale_lookup(b);
         q = _mm256_sub_epi8(nibbles32(b + 2), _mm256_set1_epi8(8));
         break;
     case CK_Q4_1:
-        d = scale16(b);
-        m = scale16(b + 2);
+        d = scale_lookup(b);
+        m = scale_lookup(b + 2);
         has_min = 1;
         q = nibbles32(b + 4);
         break;
     case CK_Q5_0:
-        d = scale16(b);
+        d = scale_lookup(b);
         q = _mm256_sub_epi8(_mm256_or_si256(nibbles32(b + 6), high_bits32(rd32(b + 2))), _mm256_set1_epi8(16));
         break;
     default:  // CK_Q5_1
-        d = scale16(b);
-        m = scale16(b + 2);
+        d = scale_lookup(b);
+        m = scale_lookup(b + 2);
         has_min = 1;
         q = _mm256_or_si256(nibbles32(b + 8), high_bits32(rd32(b + 4)));
         break;
@@ -147,7 +147,7 @@ AVX2_TARGET static inline __m256 q8_cvt8(const uint8_t *q) {
 // One block's 16-lane partial sum p (as two 8-lane halves), scaled into acc.
 #define Q8_BLOCK_AVX2(b, xb, acc_lo, acc_hi)                                                 \
     do {                                                                                     \
-        __m256 d_ = _mm256_set1_ps(scale16(b));                                              \
+        __m256 d_ = _mm256_set1_ps(scale_lookup(b));                                              \
         __m256 lo_ = _mm256_mul_ps(q8_cvt8((b) + 2), _mm256_loadu_ps(xb));                   \
         __m256 hi_ = _mm256_mul_ps(q8_cvt8((b) + 10), _mm256_loadu_ps((xb) + 8));            \
         lo_ = _mm256_fmadd_ps(q8_cvt8((b) + 18), _mm256_loadu_ps((xb) + 16), lo_);           \
@@ -205,7 +205,7 @@ __attribute__((always_inline)) AVX2_TARGET static inline __m256 load_group(int d
         offset = 8;
         break;
     case CK_Q4_1:
-        m = scale16(b + 2);
+        m = scale_lookup(b + 2);
         has_min = 1;
         qs = b + 4;
         break;
@@ -215,7 +215,7 @@ __attribute__((always_inline)) AVX2_TARGET static inline __m256 load_group(int d
         offset = 16;
         break;
     default:  // CK_Q5_1
-        m = scale16(b + 2);
+        m = scale_lookup(b + 2);
         has_min = 1;
         qh = rd32(b + 4);
         qs = b + 8;
@@ -231,7 +231,7 @@ __attribute__((always_inline)) AVX2_TARGET static inline __m256 load_group(int d
     }
     if (offset) q = _mm256_sub_epi32(q, _mm256_set1_epi32(offset));
     // (float)q·d, then + m for the _1 types: two roundings, as the scalar code.
-    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale16(b)));
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale_lookup(b)));
     return has_min ? _mm256_add_ps(v, _mm256_set1_ps(m)) : v;
 }
 
@@ -247,7 +247,7 @@ __attribute__((always_inline)) AVX2_TARGET static inline void chain_tokens(int d
         int half = 8 * (c % 2);
         for (int k = c / 2; k < blocks; k += 2) {
             const uint8_t *b = row + (size_t)k * 34;
-            __m256 d = _mm256_set1_ps(scale16(b));
+            __m256 d = _mm256_set1_ps(scale_lookup(b));
             __m256 qa = q8_cvt8(b + 2 + half), qb = q8_cvt8(b + 18 + half);
             UNROLL for (int j = 0; j < T; j++) {
                 const float *xb = x + (size_t)j * ldx + 32 * k + half;

@@ -38,7 +38,7 @@ __attribute__((always_inline)) AVX512_TARGET static inline void dequant_block512
         offset = 8;
         break;
     case CK_Q4_1:
-        m = scale16(b + 2);
+        m = scale_lookup(b + 2);
         has_min = 1;
         qs = b + 4;
         break;
@@ -48,7 +48,7 @@ __attribute__((always_inline)) AVX512_TARGET static inline void dequant_block512
         offset = 16;
         break;
     default:  // CK_Q5_1
-        m = scale16(b + 2);
+        m = scale_lookup(b + 2);
         has_min = 1;
         qh = rd32(b + 4);
         qs = b + 8;
@@ -71,7 +71,7 @@ __attribute__((always_inline)) AVX512_TARGET static inline void dequant_block512
         h = _mm512_sub_epi32(h, o);
     }
     // (float)q·d, then + m for the _1 types: two roundings, as the scalar code.
-    __m512 d = _mm512_set1_ps(scale16(b));
+    __m512 d = _mm512_set1_ps(scale_lookup(b));
     *lo = _mm512_mul_ps(_mm512_cvtepi32_ps(l), d);
     *hi = _mm512_mul_ps(_mm512_cvtepi32_ps(h), d);
     if (has_min) {
@@ -140,12 +140,12 @@ AVX512_TARGET static inline __m256 q8_row_vector(const uint8_t *row, int blocks,
     int k = 0;
     for (; k + 2 <= blocks; k += 2) {
         const uint8_t *b = row + (size_t)k * 34, *c = b + 34;
-        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
-        Q8_BLOCK_AVX512(q8_cvt16(c + 2), q8_cvt16(c + 18), _mm512_set1_ps(scale16(c)), x0 + 32 * k + 32, o0);
+        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale_lookup(b)), x0 + 32 * k, e0);
+        Q8_BLOCK_AVX512(q8_cvt16(c + 2), q8_cvt16(c + 18), _mm512_set1_ps(scale_lookup(c)), x0 + 32 * k + 32, o0);
     }
     if (k < blocks) {
         const uint8_t *b = row + (size_t)k * 34;
-        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale16(b)), x0 + 32 * k, e0);
+        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale_lookup(b)), x0 + 32 * k, e0);
     }
     __m512 t = _mm512_add_ps(e0, o0);
     return _mm256_add_ps(_mm512_castps512_ps256(t), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
@@ -193,7 +193,7 @@ __attribute__((always_inline)) AVX512_TARGET static inline void quant_row_tokens
 __attribute__((always_inline)) AVX512_TARGET static inline void q8_block_tokens512(int T, const uint8_t *b,
                                                                                   const float *x, int ldx,
                                                                                   __m512 acc[QUANT_TOKEN_GROUP]) {
-    __m512 d = _mm512_set1_ps(scale16(b)), q0 = q8_cvt16(b + 2), q1 = q8_cvt16(b + 18);
+    __m512 d = _mm512_set1_ps(scale_lookup(b)), q0 = q8_cvt16(b + 2), q1 = q8_cvt16(b + 18);
     UNROLL for (int j = 0; j < T; j++) Q8_BLOCK_AVX512(q0, q1, d, x + (size_t)j * ldx, acc[j]);
 }
 
