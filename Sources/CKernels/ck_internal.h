@@ -130,6 +130,43 @@ void ck_half_table_init(void);
 
 static inline float scale_lookup(const uint8_t *p) { return ck_half_table[rd16(p)]; }
 
+// The fields of one Q4_0/Q4_1/Q5_0/Q5_1 block (ggml's layouts, see ckernels.h): its
+// scale, its minimum (the _1 types), the 16 bytes of nibbles, the 32 fifth bits (Q5)
+// and the offset the _0 types subtract. Every Q4/Q5 kernel reads a block through this.
+typedef struct {
+    float d, m;
+    int has_min;
+    const uint8_t *qs;
+    uint32_t qh;
+    int offset;
+} q45_block;
+
+static inline q45_block q45_parse(int dtype, const uint8_t *b) {
+    q45_block k = {scale_lookup(b), 0, 0, b + 2, 0, 0};
+    switch (dtype) {
+    case CK_Q4_0:
+        k.offset = 8;
+        break;
+    case CK_Q4_1:
+        k.m = scale_lookup(b + 2);
+        k.has_min = 1;
+        k.qs = b + 4;
+        break;
+    case CK_Q5_0:
+        k.qh = rd32(b + 2);
+        k.qs = b + 6;
+        k.offset = 16;
+        break;
+    default:  // CK_Q5_1
+        k.m = scale_lookup(b + 2);
+        k.has_min = 1;
+        k.qh = rd32(b + 4);
+        k.qs = b + 8;
+        break;
+    }
+    return k;
+}
+
 AVX2_TARGET static inline float tail_dot(int dtype, const uint8_t *row, int i, int cols, const float *x) {
     float tail = 0.0f;
     for (; i < cols; i++) tail = tail + load_scalar(dtype, row, i) * x[i];

@@ -41,6 +41,22 @@ void dot_rows_portable(int dtype, const uint8_t *row, int cols, const float *X, 
 
 #if CK_X86_SIMD
 
+// One row's 8-lane vector (acc0 + acc1) + (acc2 + acc3) for one token: the reference
+// order, which dot_rows_avx2 keeps for each of two tokens.
+__attribute__((always_inline)) AVX2_TARGET static inline __m256 row_vector(int dtype, const uint8_t *row, int cols,
+                                                                           const float *x) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= cols; i += 32) {
+        a0 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(load8(dtype, row, i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load8(dtype, row, i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load8(dtype, row, i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= cols; i += 8) a0 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x + i), a0);
+    return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+}
+
 // Two tokens share every weight load; each token's own summation order is the
 // one-token order exactly.
 AVX2_TARGET void dot_rows_avx2(int dtype, const uint8_t *row, int cols, const float *X, int ldx,
@@ -76,38 +92,11 @@ AVX2_TARGET void dot_rows_avx2(int dtype, const uint8_t *row, int cols, const fl
     }
     for (; t < n_tokens; t++) {
         const float *x0 = X + (size_t)t * ldx;
-        __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a02 = _mm256_setzero_ps(), a03 = _mm256_setzero_ps();
-        int i = 0;
-        for (; i + 32 <= cols; i += 32) {
-            a00 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x0 + i), a00);
-            a01 = _mm256_fmadd_ps(load8(dtype, row, i + 8), _mm256_loadu_ps(x0 + i + 8), a01);
-            a02 = _mm256_fmadd_ps(load8(dtype, row, i + 16), _mm256_loadu_ps(x0 + i + 16), a02);
-            a03 = _mm256_fmadd_ps(load8(dtype, row, i + 24), _mm256_loadu_ps(x0 + i + 24), a03);
-        }
-        for (; i + 8 <= cols; i += 8) {
-            a00 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x0 + i), a00);
-        }
-        __m256 v0 = _mm256_add_ps(_mm256_add_ps(a00, a01), _mm256_add_ps(a02, a03));
-        Y[(size_t)t * ldy + r] = hsum8(v0) + tail_dot(dtype, row, i, cols, x0);
+        Y[(size_t)t * ldy + r] = hsum8(row_vector(dtype, row, cols, x0)) + tail_dot(dtype, row, cols & ~7, cols, x0);
     }
 }
 
 // ---- one token, four rows per reduction (generation)
-
-// One row's 8-lane vector (acc0 + acc1) + (acc2 + acc3) in dot_rows_avx2's order.
-__attribute__((always_inline)) AVX2_TARGET static inline __m256 row_vector(int dtype, const uint8_t *row, int cols,
-                                                                           const float *x) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 32 <= cols; i += 32) {
-        a0 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(load8(dtype, row, i + 8), _mm256_loadu_ps(x + i + 8), a1);
-        a2 = _mm256_fmadd_ps(load8(dtype, row, i + 16), _mm256_loadu_ps(x + i + 16), a2);
-        a3 = _mm256_fmadd_ps(load8(dtype, row, i + 24), _mm256_loadu_ps(x + i + 24), a3);
-    }
-    for (; i + 8 <= cols; i += 8) a0 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x + i), a0);
-    return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-}
 
 // y[0..3] for four consecutive rows from their 8-lane vectors: hsum8x4 (the same
 // additions as hsum8 of each) plus each row's scalar tail from column tail_at.

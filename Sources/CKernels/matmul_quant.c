@@ -56,38 +56,17 @@ AVX2_TARGET static inline __m256i high_bits32(uint32_t qh) {
 // as dequantize_block (so the values are bit-identical to ggml's dequantization).
 // For Q4_0, Q4_1, Q5_0 and Q5_1; Q8_0 has its own kernels below.
 __attribute__((always_inline)) AVX2_TARGET static inline void load_block(int dtype, const uint8_t *b, __m256 w[4]) {
-    __m256i q;
-    float d, m = 0;
-    int has_min = 0;
-    switch (dtype) {
-    case CK_Q4_0:
-        d = scale_lookup(b);
-        q = _mm256_sub_epi8(nibbles32(b + 2), _mm256_set1_epi8(8));
-        break;
-    case CK_Q4_1:
-        d = scale_lookup(b);
-        m = scale_lookup(b + 2);
-        has_min = 1;
-        q = nibbles32(b + 4);
-        break;
-    case CK_Q5_0:
-        d = scale_lookup(b);
-        q = _mm256_sub_epi8(_mm256_or_si256(nibbles32(b + 6), high_bits32(rd32(b + 2))), _mm256_set1_epi8(16));
-        break;
-    default:  // CK_Q5_1
-        d = scale_lookup(b);
-        m = scale_lookup(b + 2);
-        has_min = 1;
-        q = _mm256_or_si256(nibbles32(b + 8), high_bits32(rd32(b + 4)));
-        break;
-    }
-    __m256 vd = _mm256_set1_ps(d);
+    q45_block k = q45_parse(dtype, b);
+    __m256i q = nibbles32(k.qs);
+    if (dtype == CK_Q5_0 || dtype == CK_Q5_1) q = _mm256_or_si256(q, high_bits32(k.qh));
+    if (k.offset) q = _mm256_sub_epi8(q, _mm256_set1_epi8((char)k.offset));
+    __m256 vd = _mm256_set1_ps(k.d);
     __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
     __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
     for (int g = 0; g < 4; g++) {
         // (float)q·d, then + m for the _1 types: two roundings, as the scalar code.
         __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[g])), vd);
-        w[g] = has_min ? _mm256_add_ps(v, _mm256_set1_ps(m)) : v;
+        w[g] = k.has_min ? _mm256_add_ps(v, _mm256_set1_ps(k.m)) : v;
     }
 }
 
@@ -195,44 +174,19 @@ enum { AVX2_TOKEN_GROUP = 8 };
 // low nibbles of bytes 0–7, group 1 of bytes 8–15, groups 2 and 3 the high nibbles;
 // the fifth bits of Q5 are bits 8c … 8c + 7 of qh.
 __attribute__((always_inline)) AVX2_TARGET static inline __m256 load_group(int dtype, const uint8_t *b, int c) {
-    const uint8_t *qs;
-    uint32_t qh = 0;
-    int offset = 0, has_min = 0;
-    float m = 0;
-    switch (dtype) {
-    case CK_Q4_0:
-        qs = b + 2;
-        offset = 8;
-        break;
-    case CK_Q4_1:
-        m = scale_lookup(b + 2);
-        has_min = 1;
-        qs = b + 4;
-        break;
-    case CK_Q5_0:
-        qh = rd32(b + 2);
-        qs = b + 6;
-        offset = 16;
-        break;
-    default:  // CK_Q5_1
-        m = scale_lookup(b + 2);
-        has_min = 1;
-        qh = rd32(b + 4);
-        qs = b + 8;
-        break;
-    }
-    __m128i bytes = _mm_loadl_epi64((const __m128i *)(qs + 8 * (c & 1)));
+    q45_block k = q45_parse(dtype, b);
+    __m128i bytes = _mm_loadl_epi64((const __m128i *)(k.qs + 8 * (c & 1)));
     if (c >= 2) bytes = _mm_srli_epi16(bytes, 4);
     __m256i q = _mm256_cvtepu8_epi32(_mm_and_si128(bytes, _mm_set1_epi8(0x0F)));
     if (dtype == CK_Q5_0 || dtype == CK_Q5_1) {
         __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-        __m256i bits = _mm256_and_si256(_mm256_set1_epi32((int)((qh >> (8 * c)) & 0xFF)), lane);
+        __m256i bits = _mm256_and_si256(_mm256_set1_epi32((int)((k.qh >> (8 * c)) & 0xFF)), lane);
         q = _mm256_or_si256(q, _mm256_and_si256(_mm256_cmpeq_epi32(bits, lane), _mm256_set1_epi32(16)));
     }
-    if (offset) q = _mm256_sub_epi32(q, _mm256_set1_epi32(offset));
+    if (k.offset) q = _mm256_sub_epi32(q, _mm256_set1_epi32(k.offset));
     // (float)q·d, then + m for the _1 types: two roundings, as the scalar code.
-    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale_lookup(b)));
-    return has_min ? _mm256_add_ps(v, _mm256_set1_ps(m)) : v;
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(k.d));
+    return k.has_min ? _mm256_add_ps(v, _mm256_set1_ps(k.m)) : v;
 }
 
 // One pass: chain c of one row for T tokens (x: the group's first token at column 0).

@@ -28,33 +28,8 @@ enum { QUANT_TOKEN_GROUP = 8 };
 // One Q4/Q5 block dequantized exactly as ggml does: elements 0–15 in *lo, 16–31 in *hi.
 __attribute__((always_inline)) AVX512_TARGET static inline void dequant_block512(int dtype, const uint8_t *b,
                                                                                  __m512 *lo, __m512 *hi) {
-    const uint8_t *qs;
-    uint32_t qh = 0;
-    int offset = 0, has_min = 0;
-    float m = 0;
-    switch (dtype) {
-    case CK_Q4_0:
-        qs = b + 2;
-        offset = 8;
-        break;
-    case CK_Q4_1:
-        m = scale_lookup(b + 2);
-        has_min = 1;
-        qs = b + 4;
-        break;
-    case CK_Q5_0:
-        qh = rd32(b + 2);
-        qs = b + 6;
-        offset = 16;
-        break;
-    default:  // CK_Q5_1
-        m = scale_lookup(b + 2);
-        has_min = 1;
-        qh = rd32(b + 4);
-        qs = b + 8;
-        break;
-    }
-    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    q45_block k = q45_parse(dtype, b);
+    __m128i q = _mm_loadu_si128((const __m128i *)k.qs);
     __m128i nibble = _mm_set1_epi8(0x0F);
     // Elements 0–15 are the low nibbles, 16–31 the high nibbles, as ggml stores them.
     __m512i l = _mm512_cvtepu8_epi32(_mm_and_si128(q, nibble));
@@ -62,21 +37,21 @@ __attribute__((always_inline)) AVX512_TARGET static inline void dequant_block512
     if (dtype == CK_Q5_0 || dtype == CK_Q5_1) {
         // Bit e of qh is the fifth bit of element e.
         __m512i fifth = _mm512_set1_epi32(16);
-        l = _mm512_mask_or_epi32(l, (__mmask16)(qh & 0xFFFF), l, fifth);
-        h = _mm512_mask_or_epi32(h, (__mmask16)(qh >> 16), h, fifth);
+        l = _mm512_mask_or_epi32(l, (__mmask16)(k.qh & 0xFFFF), l, fifth);
+        h = _mm512_mask_or_epi32(h, (__mmask16)(k.qh >> 16), h, fifth);
     }
-    if (offset) {
-        __m512i o = _mm512_set1_epi32(offset);
+    if (k.offset) {
+        __m512i o = _mm512_set1_epi32(k.offset);
         l = _mm512_sub_epi32(l, o);
         h = _mm512_sub_epi32(h, o);
     }
     // (float)q·d, then + m for the _1 types: two roundings, as the scalar code.
-    __m512 d = _mm512_set1_ps(scale_lookup(b));
+    __m512 d = _mm512_set1_ps(k.d);
     *lo = _mm512_mul_ps(_mm512_cvtepi32_ps(l), d);
     *hi = _mm512_mul_ps(_mm512_cvtepi32_ps(h), d);
-    if (has_min) {
-        *lo = _mm512_add_ps(*lo, _mm512_set1_ps(m));
-        *hi = _mm512_add_ps(*hi, _mm512_set1_ps(m));
+    if (k.has_min) {
+        *lo = _mm512_add_ps(*lo, _mm512_set1_ps(k.m));
+        *hi = _mm512_add_ps(*hi, _mm512_set1_ps(k.m));
     }
 }
 

@@ -113,7 +113,8 @@ struct BenchCommand: ParsableCommand {
         out["prefill_tokens_per_s_min"] = pf.min
         out["prefill_tokens_per_s_max"] = pf.max
 
-        // State: fork (a copy of the value), serialize, restore.
+        // State: fork (a copy of the value), serialize, restore, of a state after a
+        // 4-token warm-up (which generation below continues from).
         var state = m.initialState()
         for t in 0..<4 { _ = try m.step(t + 10, state: &state) }
         out["state_bytes"] = state.values.count * 4
@@ -136,7 +137,7 @@ struct BenchCommand: ParsableCommand {
         // Peak memory is read before the bandwidth probe, whose 512 MiB buffer would inflate it;
         // generation, timed last, allocates nothing new (the warm-up step made its scratch).
         out["peak_rss_mib"] = peakRSSMiB()
-        try benchGeneration(m, weightBytes: weightBytes, into: &out)
+        try benchGeneration(m, from: state, weightBytes: weightBytes, into: &out)
         report(out)
     }
 
@@ -147,15 +148,14 @@ struct BenchCommand: ParsableCommand {
     /// so a bound measured at another moment than the tokens it bounds says little.
     /// Each round is compared with the mean of the readings just before and just after
     /// it, and the fraction reported is the median over rounds.
-    func benchGeneration(_ m: Model, weightBytes: Int, into out: inout [String: Any]) throws {
+    func benchGeneration(_ m: Model, from warmed: State, weightBytes: Int, into out: inout [String: Any]) throws {
         let probe = Bandwidth.Probe(megabytes: 512, threads: threads)
-        var state = m.initialState()
-        for t in 0..<4 { _ = try m.step(t + 10, state: &state) }
+        var state = warmed
         var genMs: [Double] = []
         var bandwidths: [Double] = []
         var fractions: [Double] = []
         var before = probe.measure(repeats: 3)
-        for round in 0..<max(1, repeats) {
+        for round in 0..<repeats {
             var roundMs: [Double] = []
             for i in 0..<tokens {
                 let token = ((round * tokens + i) * 7919) % m.config.vocabulary
