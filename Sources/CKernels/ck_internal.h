@@ -86,14 +86,31 @@ static inline uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | ((uint32
 void dot_rows_portable(int dtype, const uint8_t *row, int cols, const float *X, int ldx, int n_tokens, float *Y,
                        int ldy, int r);
 
-/// A Q8_0 row in the block-sum order (matmul_quant.c).
-void dot_rows_q8_0_portable(const uint8_t *row, int cols, const float *X, int ldx, int n_tokens, float *Y, int ldy,
-                            int r);
+// ---------------------------------------------------------------- Q8_0 (matmul_q8_0.c)
+
+/// A Q8_0 product's activations as 16-bit integers on one scale per token.
+typedef struct {
+    const int16_t *a;  ///< [n_tokens][cols]: rint(x · 32767 / max|x|)
+    const float *s;    ///< [n_tokens]: max|x| / 32767 (NaN when a value is not finite)
+} q8_acts;
+
+/// Bytes of the activations of n_tokens tokens of `cols` columns (cols a multiple of 32).
+size_t q8_acts_bytes(int cols, int n_tokens);
+
+/// Rounds X ([n_tokens][ldx], `cols` used) into `mem` (q8_acts_bytes, 64-byte aligned).
+q8_acts q8_prepare(const float *X, int ldx, int cols, int n_tokens, void *mem);
+
+/// This thread's scratch of at least `bytes` (64-byte aligned; reused by the next call on
+/// the same thread, freed when the thread ends); NULL when memory runs out.
+void *q8_scratch(size_t bytes);
+
+/// Y[t][r] for rows [lo, hi) of a Q8_0 matrix and prepared activations, in the order of matmul_q8_0.c.
+void q8_0_rows(const void *W, int cols, const q8_acts *A, int n_tokens, float *Y, int ldy, int lo, int hi);
 
 #if CK_X86_SIMD
 #include <immintrin.h>
 
-#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma,f16c")))
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma,f16c")))
 #define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
 
 AVX2_TARGET static inline __m256 load8(int dtype, const uint8_t *row, int i) {
@@ -193,7 +210,7 @@ AVX2_TARGET static inline __m128 hsum8x4(__m256 a, __m256 b, __m256 c, __m256 d)
 /// 1 when the host has AVX2, FMA and F16C (ckernels.c).
 int host_has_avx2(void);
 
-/// 1 when the host has AVX-512 F and VL (ckernels.c).
+/// 1 when the host has AVX-512 F, VL and BW (ckernels.c).
 int host_has_avx512(void);
 
 /// One row of a float type for n_tokens tokens, two tokens per weight load (matmul_float.c).
@@ -222,7 +239,7 @@ quant_rows_fn quant_rows_avx2(int dtype);
 void quant_tokens_rows_avx2(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
                             int n_tokens, float *Y, int ldy, int lo, int hi);
 
-/// Quantized rows [lo, hi) of any block type for n_tokens tokens with AVX-512, in the
+/// Q4/Q5 rows [lo, hi) for n_tokens tokens with AVX-512, in the
 /// same order as the AVX2 kernels (matmul_quant512.c).
 void quant_rows_avx512(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
                        int n_tokens, float *Y, int ldy, int lo, int hi);

@@ -1,8 +1,10 @@
 // Entry points of CKernels (see include/ckernels.h): block formats, dispatch of the
-// matrix products to the kernels of matmul_float.c and matmul_quant.c, element
+// matrix products to the kernels of matmul_float.c, matmul_quant.c (with
+// matmul_quant512.c) and matmul_q8_0.c, element
 // conversions, the bandwidth probe and the ggml reference quantizers.
 #include "ck_internal.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -93,7 +95,8 @@ int host_has_avx512(void) {
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw");
     }
     return cached;
 }
@@ -142,6 +145,20 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
                     int n_tokens, float *Y, int ldy, int row_begin, int row_end) {
     const uint8_t *base = (const uint8_t *)W;
     int fast = ck_active_isa();
+    if (dtype == CK_Q8_0) {
+        // Q8_0 runs on 16-bit activations (matmul_q8_0.c), rounded here for this call;
+        // a pool batch rounds them once for all its parts instead.
+        void *mem = q8_scratch(q8_acts_bytes(cols, n_tokens));
+        if (!mem) {
+            // Out of memory: NaN outputs rather than stale ones.
+            for (int t = 0; t < n_tokens; t++)
+                for (int r = row_begin; r < row_end; r++) Y[(size_t)t * ldy + r] = NAN;
+            return;
+        }
+        q8_acts acts = q8_prepare(X, ldx, cols, n_tokens, mem);
+        q8_0_rows(W, cols, &acts, n_tokens, Y, ldy, row_begin, row_end);
+        return;
+    }
     if (is_quantized(dtype)) {
         ck_half_table_init();
         size_t row_bytes = (size_t)(cols / 32) * ck_block_bytes(dtype);
@@ -164,10 +181,6 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
         // Portable: each row is dequantized into a float row (exactly, as ggml does)
         // and run through the float32 kernel, so the model is never dequantized up
         // front and every output keeps the float32 path's fixed summation order.
-        if (dtype == CK_Q8_0) {
-            for (int r = row_begin; r < row_end; r++) dot_rows_q8_0_portable(base + (size_t)r * row_bytes, cols, X, ldx, n_tokens, Y, ldy, r);
-            return;
-        }
         float *tmp = (float *)malloc((size_t)cols * sizeof(float));
         if (!tmp) return;
         for (int r = row_begin; r < row_end; r++) {
@@ -256,7 +269,6 @@ float ck_stream_sum(const float *src, size_t n) {
 
 // ---------------------------------------------------------------- quantization (ggml reference rules)
 
-#include <math.h>
 
 static uint16_t f32_to_f16(float f) {
 #if defined(__x86_64__) || defined(__aarch64__)

@@ -1,31 +1,9 @@
 // Matrix products over ggml block-quantized rows (see include/ckernels.h).
 //
 // Q4_0, Q4_1, Q5_0 and Q5_1 blocks are dequantized in registers with exactly
-// ggml's float operations and then summed in the float order (matmul_float.c);
-// Q8_0 has its own block-sum order, described below.
+// ggml's float operations and then summed in the float order (matmul_float.c).
+// Q8_0 has its own kernels and order (matmul_q8_0.c).
 #include "ck_internal.h"
-
-// Q8_0 in the block-sum order described at dot_rows_q8_0_avx2.
-void dot_rows_q8_0_portable(const uint8_t *row, int cols, const float *X, int ldx, int n_tokens, float *Y,
-                                   int ldy, int r) {
-    int blocks = cols / 32;
-    for (int t = 0; t < n_tokens; t++) {
-        const float *x = X + (size_t)t * ldx;
-        float acc[2][16] = {{0}};
-        for (int k = 0; k < blocks; k++) {
-            const uint8_t *b = row + (size_t)k * 34;
-            float d = f16_to_f32_scalar(rd16(b));
-            for (int l = 0; l < 16; l++) {
-                float p = (float)(int8_t)b[2 + l] * x[32 * k + l];
-                p = p + (float)(int8_t)b[18 + l] * x[32 * k + 16 + l];
-                acc[k & 1][l] = acc[k & 1][l] + p * d;
-            }
-        }
-        float u[8];
-        for (int l = 0; l < 8; l++) u[l] = (acc[0][l] + acc[1][l]) + (acc[0][l + 8] + acc[1][l + 8]);
-        Y[(size_t)t * ldy + r] = ((u[0] + u[4]) + (u[2] + u[6])) + ((u[1] + u[5]) + (u[3] + u[7]));
-    }
-}
 
 #if CK_X86_SIMD
 
@@ -54,7 +32,7 @@ AVX2_TARGET static inline __m256i high_bits32(uint32_t qh) {
 
 // One block of 32 elements as four 8-lane vectors, with the same float operations
 // as dequantize_block (so the values are bit-identical to ggml's dequantization).
-// For Q4_0, Q4_1, Q5_0 and Q5_1; Q8_0 has its own kernels below.
+// For Q4_0, Q4_1, Q5_0 and Q5_1 (Q8_0: matmul_q8_0.c).
 __attribute__((always_inline)) AVX2_TARGET static inline void load_block(int dtype, const uint8_t *b, __m256 w[4]) {
     q45_block k = q45_parse(dtype, b);
     __m256i q = nibbles32(k.qs);
@@ -102,65 +80,13 @@ QUANT_ROWS(dot_rows_q4_1, CK_Q4_1)
 QUANT_ROWS(dot_rows_q5_0, CK_Q5_0)
 QUANT_ROWS(dot_rows_q5_1, CK_Q5_1)
 
-// ---- Q8_0: block sums
-//
-// Q8_0 is the one block type whose product is not "dequantize, then the float
-// path": dequantizing costs a multiply per weight, which made it compute-bound
-// at half the speed memory allows. Its order instead, per output:
-//   for block b (32 quants q, scale d):  p = q[0..15]·x[0..15]  (16 lanes, rounded)
-//                                        p = p + q[16..31]·x[16..31]  (fused)
-//                                        acc[b % 2] = acc[b % 2] + p·d  (fused)
-//   t = acc[0] + acc[1] (16 lanes);  u = t[0..7] + t[8..15];  result = hsum8(u).
-// The AVX-512 path holds the 16 lanes in one register, the AVX2 path in two; the
-// portable path rounds each product separately (it has no fused multiply-add).
-
-AVX2_TARGET static inline float q8_finish_avx2(__m256 e_lo, __m256 e_hi, __m256 o_lo, __m256 o_hi) {
-    __m256 t_lo = _mm256_add_ps(e_lo, o_lo), t_hi = _mm256_add_ps(e_hi, o_hi);
-    return hsum8(_mm256_add_ps(t_lo, t_hi));
-}
-
-AVX2_TARGET static inline __m256 q8_cvt8(const uint8_t *q) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
-}
-
-// One block's 16-lane partial sum p (as two 8-lane halves), scaled into acc.
-#define Q8_BLOCK_AVX2(b, xb, acc_lo, acc_hi)                                                 \
-    do {                                                                                     \
-        __m256 d_ = _mm256_set1_ps(scale_lookup(b));                                              \
-        __m256 lo_ = _mm256_mul_ps(q8_cvt8((b) + 2), _mm256_loadu_ps(xb));                   \
-        __m256 hi_ = _mm256_mul_ps(q8_cvt8((b) + 10), _mm256_loadu_ps((xb) + 8));            \
-        lo_ = _mm256_fmadd_ps(q8_cvt8((b) + 18), _mm256_loadu_ps((xb) + 16), lo_);           \
-        hi_ = _mm256_fmadd_ps(q8_cvt8((b) + 26), _mm256_loadu_ps((xb) + 24), hi_);           \
-        acc_lo = _mm256_fmadd_ps(lo_, d_, acc_lo);                                           \
-        acc_hi = _mm256_fmadd_ps(hi_, d_, acc_hi);                                           \
-    } while (0)
-
-AVX2_TARGET static void dot_rows_q8_0_avx2(const uint8_t *row, int cols, const float *X, int ldx, int n_tokens,
-                                           float *Y, int ldy, int r) {
-    int blocks = cols / 32;
-    for (int t = 0; t < n_tokens; t++) {
-        const float *x = X + (size_t)t * ldx;
-        __m256 e_lo = _mm256_setzero_ps(), e_hi = _mm256_setzero_ps();
-        __m256 o_lo = _mm256_setzero_ps(), o_hi = _mm256_setzero_ps();
-        int k = 0;
-        // Even blocks feed the first pair of accumulators, odd blocks the second.
-        for (; k + 2 <= blocks; k += 2) {
-            Q8_BLOCK_AVX2(row + (size_t)k * 34, x + 32 * k, e_lo, e_hi);
-            Q8_BLOCK_AVX2(row + (size_t)(k + 1) * 34, x + 32 * (k + 1), o_lo, o_hi);
-        }
-        if (k < blocks) Q8_BLOCK_AVX2(row + (size_t)k * 34, x + 32 * k, e_lo, e_hi);
-        Y[(size_t)t * ldy + r] = q8_finish_avx2(e_lo, e_hi, o_lo, o_hi);
-    }
-}
-
 // ---- many tokens with AVX2: one row × up to 8 tokens, one chain at a time
 //
 // Sixteen registers cannot hold four chains for several tokens, so (as the float
 // tiles do) each pass runs one chain: chain c of Q4/Q5 needs only elements 8c …
-// 8c + 7 of each block, dequantized once for all the tokens of the group. Q8_0's
-// four chains are the even and odd blocks times the low and high 8 lanes of its
-// block sums. The passes' sums are parked in memory and combined in the one-token
-// kernels' order, so every output is bit-identical to them.
+// 8c + 7 of each block, dequantized once for all the tokens of the group. The
+// passes' sums are parked in memory and combined in the one-token kernels' order,
+// so every output is bit-identical to them.
 
 #if defined(__clang__)
 #define UNROLL _Pragma("clang loop unroll(full)")
@@ -196,25 +122,10 @@ __attribute__((always_inline)) AVX2_TARGET static inline void chain_tokens(int d
     size_t bb = ck_block_bytes(dtype);
     __m256 acc[AVX2_TOKEN_GROUP];
     UNROLL for (int j = 0; j < T; j++) acc[j] = _mm256_setzero_ps();
-    if (dtype == CK_Q8_0) {
-        // Chain c: blocks of parity c / 2, lanes 8·(c % 2) … of the block sum.
-        int half = 8 * (c % 2);
-        for (int k = c / 2; k < blocks; k += 2) {
-            const uint8_t *b = row + (size_t)k * 34;
-            __m256 d = _mm256_set1_ps(scale_lookup(b));
-            __m256 qa = q8_cvt8(b + 2 + half), qb = q8_cvt8(b + 18 + half);
-            UNROLL for (int j = 0; j < T; j++) {
-                const float *xb = x + (size_t)j * ldx + 32 * k + half;
-                __m256 p = _mm256_fmadd_ps(qb, _mm256_loadu_ps(xb + 16), _mm256_mul_ps(qa, _mm256_loadu_ps(xb)));
-                acc[j] = _mm256_fmadd_ps(p, d, acc[j]);
-            }
-        }
-    } else {
-        for (int k = 0; k < blocks; k++) {
-            __m256 w = load_group(dtype, row + (size_t)k * bb, c);
-            UNROLL for (int j = 0; j < T; j++)
-                acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (size_t)j * ldx + 32 * k + 8 * c), acc[j]);
-        }
+    for (int k = 0; k < blocks; k++) {
+        __m256 w = load_group(dtype, row + (size_t)k * bb, c);
+        UNROLL for (int j = 0; j < T; j++)
+            acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (size_t)j * ldx + 32 * k + 8 * c), acc[j]);
     }
     UNROLL for (int j = 0; j < T; j++) out[j] = acc[j];
 }
@@ -224,15 +135,8 @@ __attribute__((always_inline)) AVX2_TARGET static inline void quant_row_tokens_a
                                                                                     float *y, int ldy) {
     __m256 sums[4][AVX2_TOKEN_GROUP];
     for (int c = 0; c < 4; c++) chain_tokens(dtype, T, c, row, blocks, x, ldx, sums[c]);
-    UNROLL for (int j = 0; j < T; j++) {
-        __m256 v;
-        if (dtype == CK_Q8_0)
-            // q8_finish_avx2: (even lo + odd lo) + (even hi + odd hi).
-            v = _mm256_add_ps(_mm256_add_ps(sums[0][j], sums[2][j]), _mm256_add_ps(sums[1][j], sums[3][j]));
-        else
-            v = _mm256_add_ps(_mm256_add_ps(sums[0][j], sums[1][j]), _mm256_add_ps(sums[2][j], sums[3][j]));
-        y[(size_t)j * ldy] = hsum8(v);
-    }
+    UNROLL for (int j = 0; j < T; j++)
+        y[(size_t)j * ldy] = hsum8(_mm256_add_ps(_mm256_add_ps(sums[0][j], sums[1][j]), _mm256_add_ps(sums[2][j], sums[3][j])));
 }
 
 #define ROW_TOKENS_AVX2(T) quant_row_tokens_avx2(dtype, T, base + (size_t)r * row_bytes, blocks, x, ldx, y + r, ldy)
@@ -271,7 +175,6 @@ QUANT_TOKENS_AVX2(tokens_q4_0_avx2, CK_Q4_0)
 QUANT_TOKENS_AVX2(tokens_q4_1_avx2, CK_Q4_1)
 QUANT_TOKENS_AVX2(tokens_q5_0_avx2, CK_Q5_0)
 QUANT_TOKENS_AVX2(tokens_q5_1_avx2, CK_Q5_1)
-QUANT_TOKENS_AVX2(tokens_q8_0_avx2, CK_Q8_0)
 
 AVX2_TARGET void quant_tokens_rows_avx2(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X,
                                         int ldx, int n_tokens, float *Y, int ldy, int lo, int hi) {
@@ -279,14 +182,12 @@ AVX2_TARGET void quant_tokens_rows_avx2(int dtype, const uint8_t *base, size_t r
     case CK_Q4_0: tokens_q4_0_avx2(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
     case CK_Q4_1: tokens_q4_1_avx2(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
     case CK_Q5_0: tokens_q5_0_avx2(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
-    case CK_Q5_1: tokens_q5_1_avx2(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
-    default: tokens_q8_0_avx2(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
+    default: tokens_q5_1_avx2(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
     }
 }
 
 quant_rows_fn quant_rows_avx2(int dtype) {
     switch (dtype) {
-    case CK_Q8_0: return dot_rows_q8_0_avx2;
     case CK_Q4_0: return dot_rows_q4_0;
     case CK_Q4_1: return dot_rows_q4_1;
     case CK_Q5_0: return dot_rows_q5_0;

@@ -6,10 +6,10 @@
 // tiles of matmul_float.c). Each lane does what the AVX2 path does — (float)q·d,
 // + m for the _1 types, then one fused multiply-add — so the two paths agree bit
 // for bit; the fifth bits of Q5 are merged through a mask register instead of byte
-// shuffles. Q8_0 keeps its block-sum order (see matmul_quant.c).
+// shuffles. Q8_0 has its own kernels (matmul_q8_0.c).
 //
-// Many tokens run in groups of up to 8: a row's block is dequantized (or, for Q8_0,
-// converted) once and used for every token of the group, and the group's
+// Many tokens run in groups of up to 8: a row's block is dequantized once and used
+// for every token of the group, and the group's
 // activations stay in L1 while every row passes over them.
 #include "ck_internal.h"
 
@@ -99,48 +99,6 @@ __attribute__((always_inline)) AVX512_TARGET static inline void quant_vector_row
     for (; r < hi; r++) y[r] = hsum8(quant_row_vector512(dtype, base + (size_t)r * row_bytes, blocks, x));
 }
 
-// ---- Q8_0, one token
-
-AVX512_TARGET static inline __m512 q8_cvt16(const uint8_t *q) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
-}
-
-// One block: p = q[0..15]·x[0..15] + q[16..31]·x[16..31], scaled into acc.
-#define Q8_BLOCK_AVX512(q0, q1, d, xb, acc) \
-    acc = _mm512_fmadd_ps(_mm512_fmadd_ps(q1, _mm512_loadu_ps((xb) + 16), _mm512_mul_ps(q0, _mm512_loadu_ps(xb))), d, acc)
-
-// One token, one row: the 8-lane vector whose hsum8 is the output.
-AVX512_TARGET static inline __m256 q8_row_vector(const uint8_t *row, int blocks, const float *x0) {
-    __m512 e0 = _mm512_setzero_ps(), o0 = _mm512_setzero_ps();
-    int k = 0;
-    for (; k + 2 <= blocks; k += 2) {
-        const uint8_t *b = row + (size_t)k * 34, *c = b + 34;
-        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale_lookup(b)), x0 + 32 * k, e0);
-        Q8_BLOCK_AVX512(q8_cvt16(c + 2), q8_cvt16(c + 18), _mm512_set1_ps(scale_lookup(c)), x0 + 32 * k + 32, o0);
-    }
-    if (k < blocks) {
-        const uint8_t *b = row + (size_t)k * 34;
-        Q8_BLOCK_AVX512(q8_cvt16(b + 2), q8_cvt16(b + 18), _mm512_set1_ps(scale_lookup(b)), x0 + 32 * k, e0);
-    }
-    __m512 t = _mm512_add_ps(e0, o0);
-    return _mm256_add_ps(_mm512_castps512_ps256(t), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
-}
-
-// Q8_0, one token over rows [lo, hi), reduced four rows at a time by hsum8x4 (the same
-// additions as hsum8 of each row's vector).
-AVX512_TARGET static void q8_0_vector_rows_avx512(const uint8_t *base, size_t row_bytes, int cols, const float *x,
-                                                 float *y, int lo, int hi) {
-    int blocks = cols / 32;
-    int r = lo;
-    for (; r + 4 <= hi; r += 4) {
-        const uint8_t *row = base + (size_t)r * row_bytes;
-        __m256 u0 = q8_row_vector(row, blocks, x), u1 = q8_row_vector(row + row_bytes, blocks, x);
-        __m256 u2 = q8_row_vector(row + 2 * row_bytes, blocks, x), u3 = q8_row_vector(row + 3 * row_bytes, blocks, x);
-        _mm_storeu_ps(y + r, hsum8x4(u0, u1, u2, u3));
-    }
-    for (; r < hi; r++) y[r] = hsum8(q8_row_vector(base + (size_t)r * row_bytes, blocks, x));
-}
-
 // ---- many tokens: one row × T tokens per pass
 
 // Q4/Q5: the dequantized block feeds T tokens' chains.
@@ -163,39 +121,7 @@ __attribute__((always_inline)) AVX512_TARGET static inline void quant_row_tokens
     UNROLL for (int j = 0; j < T; j++) y[(size_t)j * ldy] = hsum8(chains512(acc_lo[j], acc_hi[j]));
 }
 
-// One Q8_0 block for T tokens: p = q[0..15]·x[0..15], p = p + q[16..31]·x[16..31]
-// (fused), acc = acc + p·d (fused).
-__attribute__((always_inline)) AVX512_TARGET static inline void q8_block_tokens512(int T, const uint8_t *b,
-                                                                                  const float *x, int ldx,
-                                                                                  __m512 acc[QUANT_TOKEN_GROUP]) {
-    __m512 d = _mm512_set1_ps(scale_lookup(b)), q0 = q8_cvt16(b + 2), q1 = q8_cvt16(b + 18);
-    UNROLL for (int j = 0; j < T; j++) Q8_BLOCK_AVX512(q0, q1, d, x + (size_t)j * ldx, acc[j]);
-}
-
-// Q8_0: the block-sum order of matmul_quant.c (even and odd blocks in two
-// accumulators), with each block's conversion shared by T tokens.
-__attribute__((always_inline)) AVX512_TARGET static inline void q8_row_tokens512(int T, const uint8_t *row, int blocks,
-                                                                                const float *x, int ldx, float *y,
-                                                                                int ldy) {
-    __m512 even[QUANT_TOKEN_GROUP], odd[QUANT_TOKEN_GROUP];
-    UNROLL for (int j = 0; j < T; j++) even[j] = odd[j] = _mm512_setzero_ps();
-    for (int k = 0; k < blocks; k += 2) {
-        q8_block_tokens512(T, row + (size_t)k * 34, x + 32 * k, ldx, even);
-        if (k + 1 < blocks) q8_block_tokens512(T, row + (size_t)(k + 1) * 34, x + 32 * (k + 1), ldx, odd);
-    }
-    UNROLL for (int j = 0; j < T; j++) {
-        __m512 t = _mm512_add_ps(even[j], odd[j]);
-        y[(size_t)j * ldy] = hsum8(_mm256_add_ps(_mm512_castps512_ps256(t), high8_512(t)));
-    }
-}
-
-#define ROW_TOKENS(DTYPE, T)                                                                 \
-    do {                                                                                     \
-        if ((DTYPE) == CK_Q8_0)                                                              \
-            q8_row_tokens512(T, row, blocks, x, ldx, y, ldy);                                \
-        else                                                                                 \
-            quant_row_tokens512(DTYPE, T, row, blocks, x, ldx, y, ldy);                      \
-    } while (0)
+#define ROW_TOKENS(DTYPE, T) quant_row_tokens512(DTYPE, T, row, blocks, x, ldx, y, ldy)
 
 // Rows [lo, hi) for all tokens: tokens in groups of QUANT_TOKEN_GROUP (the group's
 // activations stay in L1 while every row passes over them), the last group narrower.
@@ -244,7 +170,6 @@ QUANT_TOKENS512(CK_Q4_0, tokens_q4_0_512)
 QUANT_TOKENS512(CK_Q4_1, tokens_q4_1_512)
 QUANT_TOKENS512(CK_Q5_0, tokens_q5_0_512)
 QUANT_TOKENS512(CK_Q5_1, tokens_q5_1_512)
-QUANT_TOKENS512(CK_Q8_0, tokens_q8_0_512)
 
 AVX512_TARGET void quant_rows_avx512(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
                        int n_tokens, float *Y, int ldy, int lo, int hi) {
@@ -253,16 +178,14 @@ AVX512_TARGET void quant_rows_avx512(int dtype, const uint8_t *base, size_t row_
         case CK_Q4_0: vector_q4_0_512(base, row_bytes, cols, X, Y, lo, hi); return;
         case CK_Q4_1: vector_q4_1_512(base, row_bytes, cols, X, Y, lo, hi); return;
         case CK_Q5_0: vector_q5_0_512(base, row_bytes, cols, X, Y, lo, hi); return;
-        case CK_Q5_1: vector_q5_1_512(base, row_bytes, cols, X, Y, lo, hi); return;
-        default: q8_0_vector_rows_avx512(base, row_bytes, cols, X, Y, lo, hi); return;
+        default: vector_q5_1_512(base, row_bytes, cols, X, Y, lo, hi); return;
         }
     }
     switch (dtype) {
     case CK_Q4_0: tokens_q4_0_512(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
     case CK_Q4_1: tokens_q4_1_512(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
     case CK_Q5_0: tokens_q5_0_512(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
-    case CK_Q5_1: tokens_q5_1_512(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
-    default: tokens_q8_0_512(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
+    default: tokens_q5_1_512(base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi); return;
     }
 }
 

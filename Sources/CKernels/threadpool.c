@@ -9,7 +9,7 @@
 //
 // Jobs are split statically: worker k runs part k, the caller runs part 0. The
 // parts never share an output, so the results do not depend on the thread count.
-#include "ckernels.h"
+#include "ck_internal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -189,6 +189,7 @@ typedef struct {
     const ck_product *products;
     int count;
     int n_tokens;
+    const q8_acts *acts;    // [count]: the rounded activations of the Q8_0 products
     const int *first_quad;  // [count + 1]: product i holds quads [first_quad[i], first_quad[i + 1])
     stretch *stretches;     // [parts]
 } batch_job;
@@ -203,7 +204,11 @@ static void run_quads(const batch_job *j, int qa, int qb) {
         int lo = ((qa > start ? qa : start) - start) * 4;
         int hi = ((qb < end ? qb : end) - start) * 4;
         if (hi > m->rows) hi = m->rows;
-        if (lo < hi) ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, j->n_tokens, m->Y, m->ldy, lo, hi);
+        if (lo >= hi) continue;
+        if (m->dtype == CK_Q8_0)
+            q8_0_rows(m->W, m->cols, &j->acts[i], j->n_tokens, m->Y, m->ldy, lo, hi);
+        else
+            ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, j->n_tokens, m->Y, m->ldy, lo, hi);
     }
 }
 
@@ -255,6 +260,36 @@ static double row_cost(const ck_product *m, int n_tokens) {
 
 enum { MAX_BATCH = 64, STACK_PARTS = 64 };
 
+// Rounds the activations of the batch's Q8_0 products into this thread's scratch,
+// once per distinct input (products that read the same X share it). Returns 0 when
+// memory runs out; the caller then runs the batch on this thread alone, where
+// ck_matmul_rows reports the shortage in its outputs.
+static int prepare_q8_acts(const ck_product *products, int count, int n_tokens, q8_acts *acts) {
+    size_t total = 0;
+    for (int i = 0; i < count; i++)
+        if (products[i].dtype == CK_Q8_0) total += q8_acts_bytes(products[i].cols, n_tokens);
+    if (total == 0) return 1;
+    uint8_t *mem = (uint8_t *)q8_scratch(total);
+    if (!mem) return 0;
+    size_t used = 0;
+    for (int i = 0; i < count; i++) {
+        const ck_product *m = &products[i];
+        if (m->dtype != CK_Q8_0) continue;
+        int shared = -1;
+        for (int k = 0; k < i && shared < 0; k++)
+            if (products[k].dtype == CK_Q8_0 && products[k].X == m->X && products[k].ldx == m->ldx &&
+                products[k].cols == m->cols)
+                shared = k;
+        if (shared >= 0) {
+            acts[i] = acts[shared];
+            continue;
+        }
+        acts[i] = q8_prepare(m->X, m->ldx, m->cols, n_tokens, mem + used);
+        used += q8_acts_bytes(m->cols, n_tokens);
+    }
+    return 1;
+}
+
 void ck_pool_matmul_batch(ck_pool *p, const ck_product *products, int count, int n_tokens, int min_rows_per_part) {
     if (count <= 0) return;
     long rows = 0;
@@ -302,7 +337,18 @@ void ck_pool_matmul_batch(ck_pool *p, const ck_product *products, int count, int
         atomic_init(&stretches[k].span, ((uint64_t)bound << 32) | begin);
         begin = bound;
     }
-    batch_job job = {products, count, n_tokens, first_quad, stretches};
+    // Q8_0 products run on 16-bit activations (matmul_q8_0.c): round each distinct
+    // input once here, rather than once per claim on every thread.
+    q8_acts acts[MAX_BATCH];
+    if (!prepare_q8_acts(products, count, n_tokens, acts)) {
+        if (stretches != local) free(stretches);
+        for (int i = 0; i < count; i++) {
+            const ck_product *m = &products[i];
+            ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, n_tokens, m->Y, m->ldy, 0, m->rows);
+        }
+        return;
+    }
+    batch_job job = {products, count, n_tokens, acts, first_quad, stretches};
     ck_pool_run(p, batch_part, &job, (int)parts);
     if (stretches != local) free(stretches);
 }

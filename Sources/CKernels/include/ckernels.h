@@ -4,8 +4,8 @@
 // the generalized delta rule, element-wise exp/sigmoid/tanh, the thread pool that
 // splits the products across cores, the bandwidth probe and the ggml quantizers.
 // Everything else is Swift (module Kernels). The instruction set is chosen at run
-// time: AVX2+FMA+F16C on x86-64 hosts that have it (with AVX-512 F/VL variants of
-// the Q8_0 and prefill kernels where present), a portable path everywhere else.
+// time: AVX2+FMA+F16C on x86-64 hosts that have it (with AVX-512 F/VL/BW variants of
+// the quantized and prefill kernels where present), a portable path everywhere else.
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
@@ -56,7 +56,7 @@ void ck_force_portable(int on);
 /// Keeps kernels that have an AVX-512 variant on their AVX2 variant (1) or restores automatic choice (0).
 void ck_force_avx2(int on);
 
-/// 1 when the kernels run their AVX-512 variants (the host has AVX-512 F and VL, and neither
+/// 1 when the kernels run their AVX-512 variants (the host has AVX-512 F, VL and BW, and neither
 /// ck_force_avx2 nor ck_force_portable is on), else 0.
 int ck_has_avx512(void);
 
@@ -65,8 +65,8 @@ int ck_has_avx512(void);
 /// W: [rows][cols] in `dtype`, row-major, rows contiguous, any alignment.
 /// X: [n_tokens][cols] float32, row stride `ldx` floats.
 /// Y: [n_tokens][...] float32, row stride `ldy` floats.
-/// Q8_0 rows use their own block-sum order (see matmul_quant.c), every other type the
-/// float order of its dequantized values. Each output is summed in the same order
+/// Q8_0 rows run on the activations rounded to 16-bit integers on one scale per token
+/// (see matmul_q8_0.c), every other type in the float order of its dequantized values. Each output is summed in the same order
 /// whatever n_tokens and the row range are, so a matrix-vector product and a matrix-matrix product give bit-identical
 /// results, and so does any split of rows across threads.
 void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
