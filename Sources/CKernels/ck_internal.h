@@ -86,55 +86,7 @@ static inline uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | ((uint32
 void dot_rows_portable(int dtype, const uint8_t *row, int cols, const float *X, int ldx, int n_tokens, float *Y,
                        int ldy, int r);
 
-// ---------------------------------------------------------------- Q8_0 (matmul_q8_0.c)
-
-/// A Q8_0 product's activations as 16-bit integers on one scale per token.
-typedef struct {
-    const int16_t *a;  ///< [n_tokens][cols]: rint(x · 32767 / max|x|)
-    const float *s;    ///< [n_tokens]: max|x| / 32767 (NaN when a value is not finite)
-} q8_acts;
-
-/// Bytes of the activations of n_tokens tokens of `cols` columns (cols a multiple of 32).
-size_t q8_acts_bytes(int cols, int n_tokens);
-
-/// Rounds X ([n_tokens][ldx], `cols` used) into `mem` (q8_acts_bytes, 64-byte aligned).
-q8_acts q8_prepare(const float *X, int ldx, int cols, int n_tokens, void *mem);
-
-/// This thread's scratch of at least `bytes` (64-byte aligned; reused by the next call on
-/// the same thread, freed when the thread ends); NULL when memory runs out.
-void *q8_scratch(size_t bytes);
-
-/// Y[t][r] for rows [lo, hi) of a Q8_0 matrix and prepared activations, in the order of matmul_q8_0.c.
-void q8_0_rows(const void *W, int cols, const q8_acts *A, int n_tokens, float *Y, int ldy, int lo, int hi);
-
-#if CK_X86_SIMD
-#include <immintrin.h>
-
-#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma,f16c")))
-#define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
-
-AVX2_TARGET static inline __m256 load8(int dtype, const uint8_t *row, int i) {
-    switch (dtype) {
-    case CK_F16:
-        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * (size_t)i)));
-    case CK_BF16: {
-        __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + 2 * (size_t)i)));
-        return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
-    }
-    default:
-        return _mm256_loadu_ps((const float *)(row + 4 * (size_t)i));
-    }
-}
-
-AVX2_TARGET static inline float hsum8(__m256 v) {
-    // Lanes (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1: the tree the portable path mirrors.
-    __m128 lo = _mm256_castps256_ps128(v);
-    __m128 hi = _mm256_extractf128_ps(v, 1);
-    __m128 s4 = _mm_add_ps(lo, hi);
-    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
-    return _mm_cvtss_f32(s1);
-}
+// ---------------------------------------------------------------- block scales and headers
 
 // Every half-precision value as float32, indexed by its bits (ckernels.c; filled by
 // ck_half_table_init before the first quantized product). A block's fp16 scale read
@@ -184,6 +136,80 @@ static inline q45_block q45_parse(int dtype, const uint8_t *b) {
     return k;
 }
 
+// ---------------------------------------------------------------- integer activations (int_activations.c)
+
+/// Activations rounded to integers for the quantized products, on one scale per
+/// token: a = rint(x · R / max|x|), s = max|x| / R. Q8_0 takes 16-bit integers
+/// (R = CK_ACT_RANGE16); Q4/Q5 take 24-bit ones (R = CK_ACT_RANGE24) as three
+/// signed-byte digits, a = 65536·hi + 256·mid + lo, each in [−128, 127].
+#define CK_ACT_RANGE16 32767
+#define CK_ACT_RANGE24 8355711 /* 127 · (65536 + 256 + 1): the largest three balanced digits hold */
+
+/// Tokens per group of the sums' layout (and of the AVX-512 many-token kernels).
+enum { CK_ACT_GROUP = 8 };
+
+typedef struct {
+    const int16_t *a;   ///< [n_tokens][lda] (16-bit form only)
+    size_t lda;         ///< cols + 32, padded as ldd is (for Q8_0 no difference was measured: 8 tokens' lines fit in one L1 set)
+    /// Digit form only: token t's block k at dig + t·ldd + 96k holds 32 digits of 65536,
+    /// then 32 of 256, then 32 of 1. Rows are 3·cols + 64 bytes apart: a whole number of
+    /// 4 KiB pages would put a group's tokens in the same L1 sets (at 0.4B, FFN rows of
+    /// 4,096 columns halved the many-token kernel's speed).
+    const int8_t *dig;
+    size_t ldd;
+    const float *sum;   ///< [⌈n_tokens / 8⌉][cols / 32][8]: Σ a over each block, 8 tokens side by side (digit form only)
+    const float *s;     ///< [n_tokens]: max|x| / R (NaN when a value is not finite)
+} int_acts;
+
+/// Whether a block type's kernels take the 24-bit digit form (Q4/Q5) or the 16-bit form (Q8_0).
+static inline int acts_need_digits(int dtype) { return dtype != CK_Q8_0; }
+
+/// Bytes of the activations of n_tokens tokens of `cols` columns (cols a multiple of 32).
+size_t int_acts_bytes(int cols, int n_tokens, int digits);
+
+/// Rounds X ([n_tokens][ldx], `cols` used) into `mem` (int_acts_bytes, 64-byte aligned).
+int_acts int_acts_prepare(const float *X, int ldx, int cols, int n_tokens, int digits, void *mem);
+
+/// This thread's scratch of at least `bytes` (64-byte aligned; reused by the next call on
+/// the same thread, freed when the thread ends); NULL when memory runs out.
+void *int_acts_scratch(size_t bytes);
+
+/// Y[t][r] for rows [lo, hi) of a Q8_0 matrix and prepared activations (matmul_q8_0.c).
+void q8_0_rows(const void *W, int cols, const int_acts *A, int n_tokens, float *Y, int ldy, int lo, int hi);
+
+/// The same for Q4_0, Q4_1, Q5_0 and Q5_1 (matmul_q45.c); A prepared with digits.
+void q45_rows(int dtype, const void *W, int cols, const int_acts *A, int n_tokens, float *Y, int ldy, int lo, int hi);
+
+#if CK_X86_SIMD
+#include <immintrin.h>
+
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma,f16c")))
+#define VNNI_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni,avx2,fma,f16c")))
+#define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
+
+AVX2_TARGET static inline __m256 load8(int dtype, const uint8_t *row, int i) {
+    switch (dtype) {
+    case CK_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * (size_t)i)));
+    case CK_BF16: {
+        __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + 2 * (size_t)i)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+    }
+    default:
+        return _mm256_loadu_ps((const float *)(row + 4 * (size_t)i));
+    }
+}
+
+AVX2_TARGET static inline float hsum8(__m256 v) {
+    // Lanes (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1: the tree the portable path mirrors.
+    __m128 lo = _mm256_castps256_ps128(v);
+    __m128 hi = _mm256_extractf128_ps(v, 1);
+    __m128 s4 = _mm_add_ps(lo, hi);
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+    return _mm_cvtss_f32(s1);
+}
+
 AVX2_TARGET static inline float tail_dot(int dtype, const uint8_t *row, int i, int cols, const float *x) {
     float tail = 0.0f;
     for (; i < cols; i++) tail = tail + load_scalar(dtype, row, i) * x[i];
@@ -228,21 +254,8 @@ int tiled_rows_avx2(int dtype, const uint8_t *base, size_t row_bytes, int cols, 
 int tiled_rows_avx512(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
                       int n_tokens, float *Y, int ldy, int lo, int hi);
 
-/// A quantized row kernel for n_tokens tokens (matmul_quant.c).
-typedef void (*quant_rows_fn)(const uint8_t *, int, const float *, int, int, float *, int, int);
-
-/// The one-token AVX2 row kernel of a block type (matmul_quant.c).
-quant_rows_fn quant_rows_avx2(int dtype);
-
-/// Quantized rows [lo, hi) for n_tokens ≥ 2 with AVX2, tokens in groups of 8, in the
-/// one-token kernels' order (matmul_quant.c).
-void quant_tokens_rows_avx2(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
-                            int n_tokens, float *Y, int ldy, int lo, int hi);
-
-/// Q4/Q5 rows [lo, hi) for n_tokens tokens with AVX-512, in the
-/// same order as the AVX2 kernels (matmul_quant512.c).
-void quant_rows_avx512(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
-                       int n_tokens, float *Y, int ldy, int lo, int hi);
+/// 1 when the host also has AVX-512 VNNI (ckernels.c).
+int host_has_vnni(void);
 
 #endif
 

@@ -1,6 +1,6 @@
 // Entry points of CKernels (see include/ckernels.h): block formats, dispatch of the
-// matrix products to the kernels of matmul_float.c, matmul_quant.c (with
-// matmul_quant512.c) and matmul_q8_0.c, element
+// matrix products to the kernels of matmul_float.c, matmul_q8_0.c and matmul_q45.c
+// (on the integer activations of int_activations.c), element
 // conversions, the bandwidth probe and the ggml reference quantizers.
 #include "ck_internal.h"
 
@@ -101,6 +101,15 @@ int host_has_avx512(void) {
     return cached;
 }
 
+int host_has_vnni(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = host_has_avx512() && __builtin_cpu_supports("avx512vnni");
+    }
+    return cached;
+}
+
 int host_has_avx2(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -145,49 +154,22 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
                     int n_tokens, float *Y, int ldy, int row_begin, int row_end) {
     const uint8_t *base = (const uint8_t *)W;
     int fast = ck_active_isa();
-    if (dtype == CK_Q8_0) {
-        // Q8_0 runs on 16-bit activations (matmul_q8_0.c), rounded here for this call;
-        // a pool batch rounds them once for all its parts instead.
-        void *mem = q8_scratch(q8_acts_bytes(cols, n_tokens));
+    if (is_quantized(dtype)) {
+        // The quantized types run on integer activations (int_activations.c), rounded
+        // here for this call; a pool batch rounds them once for all its parts instead.
+        int digits = acts_need_digits(dtype);
+        void *mem = int_acts_scratch(int_acts_bytes(cols, n_tokens, digits));
         if (!mem) {
             // Out of memory: NaN outputs rather than stale ones.
             for (int t = 0; t < n_tokens; t++)
                 for (int r = row_begin; r < row_end; r++) Y[(size_t)t * ldy + r] = NAN;
             return;
         }
-        q8_acts acts = q8_prepare(X, ldx, cols, n_tokens, mem);
-        q8_0_rows(W, cols, &acts, n_tokens, Y, ldy, row_begin, row_end);
-        return;
-    }
-    if (is_quantized(dtype)) {
-        ck_half_table_init();
-        size_t row_bytes = (size_t)(cols / 32) * ck_block_bytes(dtype);
-#if CK_HAVE_AVX2_PATH
-        if (fast) {
-            if (host_has_avx512() && !g_force_avx2) {
-                quant_rows_avx512(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end);
-                return;
-            }
-            // Blocks are dequantized in registers, with the float path's order and values.
-            if (n_tokens >= 2) {
-                quant_tokens_rows_avx2(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end);
-                return;
-            }
-            quant_rows_fn rows_fn = quant_rows_avx2(dtype);
-            for (int r = row_begin; r < row_end; r++) rows_fn(base + (size_t)r * row_bytes, cols, X, ldx, n_tokens, Y, ldy, r);
-            return;
-        }
-#endif
-        // Portable: each row is dequantized into a float row (exactly, as ggml does)
-        // and run through the float32 kernel, so the model is never dequantized up
-        // front and every output keeps the float32 path's fixed summation order.
-        float *tmp = (float *)malloc((size_t)cols * sizeof(float));
-        if (!tmp) return;
-        for (int r = row_begin; r < row_end; r++) {
-            ck_dequantize(dtype, base + (size_t)r * row_bytes, tmp, (size_t)cols);
-            dot_rows_portable(CK_F32, (const uint8_t *)tmp, cols, X, ldx, n_tokens, Y, ldy, r);
-        }
-        free(tmp);
+        int_acts acts = int_acts_prepare(X, ldx, cols, n_tokens, digits, mem);
+        if (dtype == CK_Q8_0)
+            q8_0_rows(W, cols, &acts, n_tokens, Y, ldy, row_begin, row_end);
+        else
+            q45_rows(dtype, W, cols, &acts, n_tokens, Y, ldy, row_begin, row_end);
         return;
     }
     size_t row_bytes = (size_t)cols * elem_size(dtype);

@@ -3,13 +3,13 @@
 // A Q8_0 block is 32 signed bytes q and one fp16 scale d (weight = q·d). Converting
 // each byte to float and multiplying it by a float activation took about five cycles
 // per block on an AVX-512 core, so Q8_0 generation was compute-bound well below the
-// memory bound. Here each token's activations are first rounded to 16-bit integers on
-// one scale per token, a block's 32 products become 16 exact integer pair sums
-// (vpmaddwd), and only those are converted to float: three vector operations per
-// block and token instead of five.
+// memory bound. Here each token's activations are rounded to 16-bit integers on one
+// scale per token (int_activations.c), a block's 32 products become 16 exact integer
+// pair sums (vpmaddwd), and only those are converted to float: three vector
+// operations per block and token instead of five.
 //
 // The order, for token t and row r (the same on every path):
-//   m_t = max_i |x_t[i]|;  s_t = m_t / 32767;  a_t[i] = rint(x_t[i] · (32767 / m_t))  (int16)
+//   a_t, s_t as in int_activations.c (a_t[i] ≈ x_t[i] / s_t, int16)
 //   block b (quants q, scale d):  P[l] = q[2l]·a[2l] + q[2l+1]·a[2l+1]   (l = 0 … 15, exact)
 //                                 acc[b % 2][l] = fma((float)P[l], d, acc[b % 2][l])
 //   v = acc[0] + acc[1] (16 lanes);  u = v[0..7] + v[8..15];  y = hsum8(u) · s_t
@@ -17,137 +17,19 @@
 // of each block), the portable path in an array with fmaf, so all three give the
 // same bits. Each output depends only on its row and its own token, so any split of
 // rows or tokens (threads, chunked prefill) gives the same bits too.
-//
-// Accuracy: rounding an activation moves it by at most m_t / 65534, far below what
-// the 8-bit weights already lose (up to d/2 per weight); DECISIONS.md has the
-// measured effect on logits. A token whose activations are not all finite gets
-// s_t = NaN, so its outputs are NaN as the float product's would be; one whose
-// largest activation is below 1e-30 counts as all zeros (32767/m_t would overflow).
 #include "ck_internal.h"
 
-#include <float.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdlib.h>
-
-// The largest |x| below which a token's activations count as zeros.
-#define Q8_TINY 1e-30f
-
-// ---------------------------------------------------------------- activations
-
-size_t q8_acts_bytes(int cols, int n_tokens) {
-    // The integers first: cols is a multiple of 32, so every token's row stays 64-byte
-    // aligned; the size is rounded up to whole lines so that activations laid end to
-    // end stay aligned too.
-    size_t bytes = (size_t)n_tokens * (size_t)cols * sizeof(int16_t) + (size_t)n_tokens * sizeof(float);
-    return (bytes + 63) & ~(size_t)63;
-}
-
-// One token's integers; returns s_t (NaN when an activation is not finite).
-static float quantize_token_portable(const float *x, int cols, int16_t *a) {
-    float m = 0.0f;
-    int finite = 1;
-    for (int i = 0; i < cols; i++) {
-        float v = fabsf(x[i]);
-        if (!(v <= FLT_MAX)) finite = 0;
-        else if (v > m) m = v;
-    }
-    if (!finite || m < Q8_TINY) {
-        memset(a, 0, (size_t)cols * sizeof(int16_t));
-        return finite ? 0.0f : NAN;
-    }
-    float inv = 32767.0f / m;
-    // lrintf rounds to nearest even, as the vector conversion does.
-    for (int i = 0; i < cols; i++) a[i] = (int16_t)lrintf(x[i] * inv);
-    return m / 32767.0f;
-}
-
-#if CK_X86_SIMD
-AVX2_TARGET static float quantize_token_avx2(const float *x, int cols, int16_t *a) {
-    __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(FLT_MAX);
-    __m256 mx = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
-    for (int i = 0; i < cols; i += 8) {
-        __m256 v = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i));
-        // Not (v ≤ FLT_MAX): infinities and NaNs.
-        bad = _mm256_or_ps(bad, _mm256_cmp_ps(v, big, _CMP_NLE_UQ));
-        mx = _mm256_max_ps(mx, v);
-    }
-    // The maximum does not depend on the order it is taken in, so m equals the portable m.
-    __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
-    float m = _mm_cvtss_f32(h);
-    int finite = _mm256_movemask_ps(bad) == 0;
-    if (!finite || m < Q8_TINY) {
-        memset(a, 0, (size_t)cols * sizeof(int16_t));
-        return finite ? 0.0f : NAN;
-    }
-    __m256 inv = _mm256_set1_ps(32767.0f / m);
-    for (int i = 0; i < cols; i += 16) {
-        // Round to nearest even (the default MXCSR mode, as lrintf), then pack to 16 bits.
-        __m256i lo = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
-        __m256i hi = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), inv));
-        // packs interleaves 128-bit halves: [lo 0–3, hi 0–3, lo 4–7, hi 4–7]; put them in order.
-        __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8);
-        _mm256_storeu_si256((__m256i *)(a + i), packed);
-    }
-    return m / 32767.0f;
-}
-#endif
-
-q8_acts q8_prepare(const float *X, int ldx, int cols, int n_tokens, void *mem) {
-#if CK_X86_SIMD
-    // The vector kernels read block scales from the half→float table.
-    ck_half_table_init();
-#endif
-    int16_t *a = (int16_t *)mem;
-    float *s = (float *)(a + (size_t)n_tokens * (size_t)cols);
-    for (int t = 0; t < n_tokens; t++) {
-        const float *x = X + (size_t)t * ldx;
-        int16_t *at = a + (size_t)t * cols;
-#if CK_X86_SIMD
-        if (ck_active_isa()) {
-            s[t] = quantize_token_avx2(x, cols, at);
-            continue;
-        }
-#endif
-        s[t] = quantize_token_portable(x, cols, at);
-    }
-    q8_acts acts = {a, s};
-    return acts;
-}
-
-// Per-thread scratch for the activations: grown as needed, freed when the thread ends.
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static _Thread_local void *scratch_mem;
-static _Thread_local size_t scratch_cap;
-
-static void make_scratch_key(void) { pthread_key_create(&scratch_key, free); }
-
-void *q8_scratch(size_t bytes) {
-    if (bytes <= scratch_cap) return scratch_mem;
-    pthread_once(&scratch_once, make_scratch_key);
-    // Whole 64-byte lines, so aligned_alloc accepts the size.
-    size_t cap = (bytes + 63) & ~(size_t)63;
-    void *mem = aligned_alloc(64, cap);
-    if (!mem) return NULL;
-    free(scratch_mem);
-    scratch_mem = mem;
-    scratch_cap = cap;
-    pthread_setspecific(scratch_key, mem);
-    return mem;
-}
 
 // ---------------------------------------------------------------- portable
 
-static void rows_portable(const uint8_t *base, size_t row_bytes, int cols, const q8_acts *A, int n_tokens,
+static void rows_portable(const uint8_t *base, size_t row_bytes, int cols, const int_acts *A, int n_tokens,
                           float *Y, int ldy, int lo, int hi) {
     int blocks = cols / 32;
     for (int r = lo; r < hi; r++) {
         const uint8_t *row = base + (size_t)r * row_bytes;
         for (int t = 0; t < n_tokens; t++) {
-            const int16_t *a = A->a + (size_t)t * cols;
+            const int16_t *a = A->a + (size_t)t * A->lda;
             float acc[2][16] = {{0}};
             for (int k = 0; k < blocks; k++) {
                 const uint8_t *b = row + (size_t)k * 34;
@@ -305,25 +187,25 @@ VECTOR_ROWS(vector_rows512, AVX512_TARGET, row_vector512)
 
 // Many tokens over rows [lo, hi), tokens in groups of Q8_TOKEN_GROUP (the last narrower).
 #define TOKEN_ROWS(NAME, TARGET, ROW_TOKENS)                                                                    \
-    TARGET static void NAME(const uint8_t *base, size_t row_bytes, int cols, const q8_acts *A, int n_tokens,   \
+    TARGET static void NAME(const uint8_t *base, size_t row_bytes, int cols, const int_acts *A, int n_tokens,   \
                             float *Y, int ldy, int lo, int hi) {                                                \
         int blocks = cols / 32;                                                                                 \
         for (int t = 0; t < n_tokens; t += Q8_TOKEN_GROUP) {                                                    \
             int n = n_tokens - t < Q8_TOKEN_GROUP ? n_tokens - t : Q8_TOKEN_GROUP;                              \
-            const int16_t *a = A->a + (size_t)t * cols;                                                         \
+            const int16_t *a = A->a + (size_t)t * A->lda;                                                       \
             const float *s = A->s + t;                                                                          \
             for (int r = lo; r < hi; r++) {                                                                     \
                 const uint8_t *row = base + (size_t)r * row_bytes;                                              \
                 float *y = Y + (size_t)t * ldy + r;                                                             \
                 switch (n) {                                                                                    \
-                case 1: ROW_TOKENS(1, row, blocks, a, cols, s, y, ldy); break;                                  \
-                case 2: ROW_TOKENS(2, row, blocks, a, cols, s, y, ldy); break;                                  \
-                case 3: ROW_TOKENS(3, row, blocks, a, cols, s, y, ldy); break;                                  \
-                case 4: ROW_TOKENS(4, row, blocks, a, cols, s, y, ldy); break;                                  \
-                case 5: ROW_TOKENS(5, row, blocks, a, cols, s, y, ldy); break;                                  \
-                case 6: ROW_TOKENS(6, row, blocks, a, cols, s, y, ldy); break;                                  \
-                case 7: ROW_TOKENS(7, row, blocks, a, cols, s, y, ldy); break;                                  \
-                default: ROW_TOKENS(8, row, blocks, a, cols, s, y, ldy); break;                                 \
+                case 1: ROW_TOKENS(1, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
+                case 2: ROW_TOKENS(2, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
+                case 3: ROW_TOKENS(3, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
+                case 4: ROW_TOKENS(4, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
+                case 5: ROW_TOKENS(5, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
+                case 6: ROW_TOKENS(6, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
+                case 7: ROW_TOKENS(7, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
+                default: ROW_TOKENS(8, row, blocks, a, (int)A->lda, s, y, ldy); break;                                 \
                 }                                                                                               \
             }                                                                                                   \
         }                                                                                                       \
@@ -333,7 +215,7 @@ TOKEN_ROWS(token_rows512, AVX512_TARGET, row_tokens512)
 
 #endif
 
-void q8_0_rows(const void *W, int cols, const q8_acts *A, int n_tokens, float *Y, int ldy, int lo, int hi) {
+void q8_0_rows(const void *W, int cols, const int_acts *A, int n_tokens, float *Y, int ldy, int lo, int hi) {
     const uint8_t *base = (const uint8_t *)W;
     size_t row_bytes = (size_t)(cols / 32) * 34;
 #if CK_X86_SIMD

@@ -189,7 +189,7 @@ typedef struct {
     const ck_product *products;
     int count;
     int n_tokens;
-    const q8_acts *acts;    // [count]: the rounded activations of the Q8_0 products
+    const int_acts *acts;   // [count]: the integer activations of the quantized products
     const int *first_quad;  // [count + 1]: product i holds quads [first_quad[i], first_quad[i + 1])
     stretch *stretches;     // [parts]
 } batch_job;
@@ -207,6 +207,8 @@ static void run_quads(const batch_job *j, int qa, int qb) {
         if (lo >= hi) continue;
         if (m->dtype == CK_Q8_0)
             q8_0_rows(m->W, m->cols, &j->acts[i], j->n_tokens, m->Y, m->ldy, lo, hi);
+        else if (m->dtype >= CK_Q4_0)
+            q45_rows(m->dtype, m->W, m->cols, &j->acts[i], j->n_tokens, m->Y, m->ldy, lo, hi);
         else
             ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, j->n_tokens, m->Y, m->ldy, lo, hi);
     }
@@ -260,32 +262,34 @@ static double row_cost(const ck_product *m, int n_tokens) {
 
 enum { MAX_BATCH = 64, STACK_PARTS = 64 };
 
-// Rounds the activations of the batch's Q8_0 products into this thread's scratch,
-// once per distinct input (products that read the same X share it). Returns 0 when
-// memory runs out; the caller then runs the batch on this thread alone, where
+// Rounds the activations of the batch's quantized products into this thread's
+// scratch, once per distinct input (products that read the same X share it). Returns
+// 0 when memory runs out; the caller then runs the batch on this thread alone, where
 // ck_matmul_rows reports the shortage in its outputs.
-static int prepare_q8_acts(const ck_product *products, int count, int n_tokens, q8_acts *acts) {
+static int prepare_acts(const ck_product *products, int count, int n_tokens, int_acts *acts) {
     size_t total = 0;
     for (int i = 0; i < count; i++)
-        if (products[i].dtype == CK_Q8_0) total += q8_acts_bytes(products[i].cols, n_tokens);
+        if (products[i].dtype >= CK_Q4_0)
+            total += int_acts_bytes(products[i].cols, n_tokens, acts_need_digits(products[i].dtype));
     if (total == 0) return 1;
-    uint8_t *mem = (uint8_t *)q8_scratch(total);
+    uint8_t *mem = (uint8_t *)int_acts_scratch(total);
     if (!mem) return 0;
     size_t used = 0;
     for (int i = 0; i < count; i++) {
         const ck_product *m = &products[i];
-        if (m->dtype != CK_Q8_0) continue;
+        if (m->dtype < CK_Q4_0) continue;
+        int digits = acts_need_digits(m->dtype);
         int shared = -1;
         for (int k = 0; k < i && shared < 0; k++)
-            if (products[k].dtype == CK_Q8_0 && products[k].X == m->X && products[k].ldx == m->ldx &&
-                products[k].cols == m->cols)
+            if (products[k].dtype >= CK_Q4_0 && acts_need_digits(products[k].dtype) == digits &&
+                products[k].X == m->X && products[k].ldx == m->ldx && products[k].cols == m->cols)
                 shared = k;
         if (shared >= 0) {
             acts[i] = acts[shared];
             continue;
         }
-        acts[i] = q8_prepare(m->X, m->ldx, m->cols, n_tokens, mem + used);
-        used += q8_acts_bytes(m->cols, n_tokens);
+        acts[i] = int_acts_prepare(m->X, m->ldx, m->cols, n_tokens, digits, mem + used);
+        used += int_acts_bytes(m->cols, n_tokens, digits);
     }
     return 1;
 }
@@ -337,10 +341,10 @@ void ck_pool_matmul_batch(ck_pool *p, const ck_product *products, int count, int
         atomic_init(&stretches[k].span, ((uint64_t)bound << 32) | begin);
         begin = bound;
     }
-    // Q8_0 products run on 16-bit activations (matmul_q8_0.c): round each distinct
-    // input once here, rather than once per claim on every thread.
-    q8_acts acts[MAX_BATCH];
-    if (!prepare_q8_acts(products, count, n_tokens, acts)) {
+    // Quantized products run on integer activations (int_activations.c): round each
+    // distinct input once here, rather than once per claim on every thread.
+    int_acts acts[MAX_BATCH];
+    if (!prepare_acts(products, count, n_tokens, acts)) {
         if (stretches != local) free(stretches);
         for (int i = 0; i < count; i++) {
             const ck_product *m = &products[i];

@@ -65,8 +65,9 @@ int ck_has_avx512(void);
 /// W: [rows][cols] in `dtype`, row-major, rows contiguous, any alignment.
 /// X: [n_tokens][cols] float32, row stride `ldx` floats.
 /// Y: [n_tokens][...] float32, row stride `ldy` floats.
-/// Q8_0 rows run on the activations rounded to 16-bit integers on one scale per token
-/// (see matmul_q8_0.c), every other type in the float order of its dequantized values. Each output is summed in the same order
+/// The float types sum in a fixed float order; the ggml block types run on the
+/// activations rounded to integers on one scale per token (16 bits for Q8_0, 24 for
+/// Q4/Q5; see int_activations.c, matmul_q8_0.c, matmul_q45.c). Each output is summed in the same order
 /// whatever n_tokens and the row range are, so a matrix-vector product and a matrix-matrix product give bit-identical
 /// results, and so does any split of rows across threads.
 void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
