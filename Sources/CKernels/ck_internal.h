@@ -86,6 +86,20 @@ static inline uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | ((uint32
 void dot_rows_portable(int dtype, const uint8_t *row, int cols, const float *X, int ldx, int n_tokens, float *Y,
                        int ldy, int r);
 
+/// The 8-lane horizontal sum in the tree every vector path uses (hsum8): lanes
+/// (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1.
+static inline float hsum8_portable(const float u[8]) {
+    return ((u[0] + u[4]) + (u[2] + u[6])) + ((u[1] + u[5]) + (u[3] + u[7]));
+}
+
+// Fully unrolled row and token loops let every accumulator live in a register; left
+// to itself, clang kept the arrays on the stack.
+#if defined(__clang__)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL
+#endif
+
 // ---------------------------------------------------------------- block scales and headers
 
 // Every half-precision value as float32, indexed by its bits (ckernels.c; filled by

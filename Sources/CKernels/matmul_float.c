@@ -33,9 +33,7 @@ void dot_rows_portable(int dtype, const uint8_t *row, int cols, const float *X, 
         for (; i < cols; i++) tail = tail + load_scalar(dtype, row, i) * x[i];
         float v[8];
         for (int l = 0; l < 8; l++) v[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
-        // Horizontal sum in the same tree the AVX2 path uses.
-        float s = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
-        Y[(size_t)t * ldy + r] = s + tail;
+        Y[(size_t)t * ldy + r] = hsum8_portable(v) + tail;
     }
 }
 
@@ -287,14 +285,6 @@ __attribute__((always_inline)) AVX512_TARGET static inline __m512 load8_low(int 
 }
 
 AVX512_TARGET static inline __m256 high8(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
-
-// Fully unrolled row and token loops let every accumulator live in a register; left
-// to itself, clang kept the arrays on the stack.
-#if defined(__clang__)
-#define UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define UNROLL
-#endif
 
 // R rows × T tokens (R ≤ 4, T ≤ 3: 24 accumulators, 8 weights and 2 token registers).
 // `groups` is 0 when cols % 32 < 8, so that the usual widths compile without the

@@ -60,19 +60,12 @@ static void rows_portable(int dtype, const uint8_t *base, size_t row_bytes, int 
             }
             float u[8];
             for (int j = 0; j < 8; j++) u[j] = acc[0][j] + acc[1][j];
-            float sum = ((u[0] + u[4]) + (u[2] + u[6])) + ((u[1] + u[5]) + (u[3] + u[7]));
-            Y[(size_t)t * ldy + r] = (sum + mac) * A->s[t];
+            Y[(size_t)t * ldy + r] = (hsum8_portable(u) + mac) * A->s[t];
         }
     }
 }
 
 #if CK_X86_SIMD
-
-#if defined(__clang__)
-#define UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define UNROLL
-#endif
 
 // ---------------------------------------------------------------- block quants and digit products
 

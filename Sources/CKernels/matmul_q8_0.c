@@ -42,19 +42,12 @@ static void rows_portable(const uint8_t *base, size_t row_bytes, int cols, const
             }
             float u[8];
             for (int l = 0; l < 8; l++) u[l] = (acc[0][l] + acc[1][l]) + (acc[0][l + 8] + acc[1][l + 8]);
-            float sum = ((u[0] + u[4]) + (u[2] + u[6])) + ((u[1] + u[5]) + (u[3] + u[7]));
-            Y[(size_t)t * ldy + r] = sum * A->s[t];
+            Y[(size_t)t * ldy + r] = hsum8_portable(u) * A->s[t];
         }
     }
 }
 
 #if CK_X86_SIMD
-
-#if defined(__clang__)
-#define UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define UNROLL
-#endif
 
 // Tokens per group of the many-token kernels: each block's quants are widened once
 // for the whole group, whose activations stay in L1 while every row passes over them.

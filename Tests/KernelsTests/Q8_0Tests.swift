@@ -92,12 +92,7 @@ final class Q8_0Tests: XCTestCase {
             }
             var want: [Float] = []
             for t in 0..<tokens { want += reference(bytes, rows: rows, cols: cols, x[(t * cols)..<((t + 1) * cols)]) }
-            let paths: [(String, () -> Void, () -> Void)] = [
-                ("auto (\(MatMul.activePath))", {}, {}),
-                ("avx2", { MatMul.forceAVX2(true) }, { MatMul.forceAVX2(false) }),
-                ("portable", { MatMul.forcePortable(true) }, { MatMul.forcePortable(false) }),
-            ]
-            for (name, on, off) in paths {
+            for (name, on, off) in KernelPaths.all {
                 on()
                 let many = run(bytes, rows: rows, cols: cols, x, tokens: tokens)
                 let threaded = run(bytes, rows: rows, cols: cols, x, tokens: tokens, threads: 3)
@@ -152,10 +147,7 @@ final class Q8_0Tests: XCTestCase {
         let zero = [Float](repeating: 0, count: cols)
         let tiny = [Float](repeating: 1e-33, count: cols)
         let x = normal + nan + inf + zero + tiny + normal
-        for (name, on, off) in [
-            ("auto", {}, {}), ("avx2", { MatMul.forceAVX2(true) }, { MatMul.forceAVX2(false) }),
-            ("portable", { MatMul.forcePortable(true) }, { MatMul.forcePortable(false) }),
-        ] as [(String, () -> Void, () -> Void)] {
+        for (name, on, off) in KernelPaths.all {
             on()
             let y = run(bytes, rows: rows, cols: cols, x, tokens: 6)
             off()

@@ -137,12 +137,7 @@ final class QuantizedTests: XCTestCase {
                 }
                 return y
             }
-            let paths: [(String, () -> Void, () -> Void)] = [
-                ("auto (\(MatMul.activePath))", {}, {}),
-                ("avx2", { MatMul.forceAVX2(true) }, { MatMul.forceAVX2(false) }),
-                ("portable", { MatMul.forcePortable(true) }, { MatMul.forcePortable(false) }),
-            ]
-            for (name, on, off) in paths {
+            for (name, on, off) in KernelPaths.all {
                 on()
                 let many = run(x, tokens: tokens, threads: 1)
                 let threaded = run(x, tokens: tokens, threads: 3)
