@@ -194,6 +194,29 @@ void q8_0_rows(const void *W, int cols, const int_acts *A, int n_tokens, float *
 /// The same for Q4_0, Q4_1, Q5_0 and Q5_1 (matmul_q45.c); A prepared with digits.
 void q45_rows(int dtype, const void *W, int cols, const int_acts *A, int n_tokens, float *Y, int ldy, int lo, int hi);
 
+/// Rows [lo, hi) of any block type on its prepared activations.
+static inline void quant_rows(int dtype, const void *W, int cols, const int_acts *A, int n_tokens, float *Y, int ldy,
+                              int lo, int hi) {
+    if (dtype == CK_Q8_0)
+        q8_0_rows(W, cols, A, n_tokens, Y, ldy, lo, hi);
+    else
+        q45_rows(dtype, W, cols, A, n_tokens, Y, ldy, lo, hi);
+}
+
+/// Calls FN(T, ...) with T a constant equal to n (1 … 8, at most GROUP), so that a
+/// many-token kernel is unrolled for each width of a token group.
+#define WITH_GROUP_WIDTH(n, GROUP, FN, ...)                       \
+    switch (n) {                                                  \
+    case 1: FN(1, __VA_ARGS__); break;                            \
+    case 2: FN(2 < (GROUP) ? 2 : (GROUP), __VA_ARGS__); break;    \
+    case 3: FN(3 < (GROUP) ? 3 : (GROUP), __VA_ARGS__); break;    \
+    case 4: FN(4 < (GROUP) ? 4 : (GROUP), __VA_ARGS__); break;    \
+    case 5: FN(5 < (GROUP) ? 5 : (GROUP), __VA_ARGS__); break;    \
+    case 6: FN(6 < (GROUP) ? 6 : (GROUP), __VA_ARGS__); break;    \
+    case 7: FN(7 < (GROUP) ? 7 : (GROUP), __VA_ARGS__); break;    \
+    default: FN(GROUP, __VA_ARGS__); break;                       \
+    }
+
 #if CK_X86_SIMD
 #include <immintrin.h>
 

@@ -166,10 +166,7 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
             return;
         }
         int_acts acts = int_acts_prepare(X, ldx, cols, n_tokens, digits, mem);
-        if (dtype == CK_Q8_0)
-            q8_0_rows(W, cols, &acts, n_tokens, Y, ldy, row_begin, row_end);
-        else
-            q45_rows(dtype, W, cols, &acts, n_tokens, Y, ldy, row_begin, row_end);
+        quant_rows(dtype, W, cols, &acts, n_tokens, Y, ldy, row_begin, row_end);
         return;
     }
     size_t row_bytes = (size_t)cols * elem_size(dtype);

@@ -29,13 +29,15 @@ static size_t sums_floats(int cols, int n_tokens) {
     return (size_t)((n_tokens + CK_ACT_GROUP - 1) / CK_ACT_GROUP) * (size_t)(cols / 32) * CK_ACT_GROUP;
 }
 
+// Row strides (see int_acts in ck_internal.h): 64 bytes beyond the row itself.
 static size_t digit_stride(int cols) { return 3 * (size_t)cols + 64; }
+static size_t a16_stride(int cols) { return (size_t)cols + 32; }  // in int16
 
 size_t int_acts_bytes(int cols, int n_tokens, int digits) {
     // Each array starts on a 64-byte line; rows are padded (see int_acts in ck_internal.h).
     size_t bytes = lines((size_t)n_tokens * sizeof(float));
     if (digits) bytes += lines((size_t)n_tokens * digit_stride(cols)) + lines(sums_floats(cols, n_tokens) * sizeof(float));
-    else bytes += lines((size_t)n_tokens * (size_t)(cols + 32) * sizeof(int16_t));
+    else bytes += lines((size_t)n_tokens * a16_stride(cols) * sizeof(int16_t));
     return bytes;
 }
 
@@ -140,10 +142,10 @@ static void round_digits_portable(const float *x, int cols, float inv, int8_t *h
 int_acts int_acts_prepare(const float *X, int ldx, int cols, int n_tokens, int digits, void *mem) {
     ck_half_table_init();
     uint8_t *p = (uint8_t *)mem;
-    int_acts acts = {NULL, 0, NULL, 0, NULL, NULL};
     float *s = (float *)p;
     p += lines((size_t)n_tokens * sizeof(float));
     int16_t *a16 = NULL;
+    size_t lda = a16_stride(cols);
     int8_t *dig = NULL;
     size_t ldd = digit_stride(cols);
     float *sum = NULL;
@@ -156,15 +158,19 @@ int_acts int_acts_prepare(const float *X, int ldx, int cols, int n_tokens, int d
     } else {
         a16 = (int16_t *)p;
     }
-    int fast = 0;
+    void (*round16)(const float *, int, float, int16_t *) = round16_portable;
+    void (*round_digits)(const float *, int, float, int8_t *, int8_t *, int8_t *, int32_t *) = round_digits_portable;
 #if CK_X86_SIMD
-    fast = ck_active_isa();
+    if (ck_active_isa()) {
+        round16 = round16_avx2;
+        round_digits = round_digits_avx2;
+    }
 #endif
     int blocks = cols / 32;
     float range = digits ? (float)CK_ACT_RANGE24 : (float)CK_ACT_RANGE16;
     for (int t = 0; t < n_tokens; t++) {
         const float *x = X + (size_t)t * ldx;
-        size_t at = (size_t)t * (size_t)(cols + 32);
+        size_t at = (size_t)t * lda;
         float m = token_max(x, cols);
         if (m < TINY) {
             // All zeros, or (m = −1) a value that is not finite: zero integers, and a
@@ -180,37 +186,20 @@ int_acts int_acts_prepare(const float *X, int ldx, int cols, int n_tokens, int d
         s[t] = m / range;
         float inv = range / m;
         if (!digits) {
-#if CK_X86_SIMD
-            if (fast) round16_avx2(x, cols, inv, a16 + at);
-            else round16_portable(x, cols, inv, a16 + at);
-#else
-            round16_portable(x, cols, inv, a16 + at);
-#endif
+            round16(x, cols, inv, a16 + at);
             continue;
         }
         // 32 int32 at a time: the block sums are taken from them before they are dropped.
         for (int k = 0; k < blocks; k++) {
             int32_t a32[32];
-            const float *xb = x + 32 * k;
             int8_t *d = dig + (size_t)t * ldd + 96 * (size_t)k;
-#if CK_X86_SIMD
-            if (fast) round_digits_avx2(xb, 32, inv, d, d + 32, d + 64, a32);
-            else round_digits_portable(xb, 32, inv, d, d + 32, d + 64, a32);
-#else
-            round_digits_portable(xb, 32, inv, d, d + 32, d + 64, a32);
-#endif
+            round_digits(x + 32 * k, 32, inv, d, d + 32, d + 64, a32);
             int32_t total = 0;
             for (int j = 0; j < 32; j++) total += a32[j];
             sum[((size_t)(t / CK_ACT_GROUP) * blocks + k) * CK_ACT_GROUP + t % CK_ACT_GROUP] = (float)total;
         }
     }
-    (void)fast;
-    acts.a = a16;
-    acts.lda = (size_t)cols + 32;
-    acts.dig = dig;
-    acts.ldd = ldd;
-    acts.sum = sum;
-    acts.s = s;
+    int_acts acts = {a16, lda, dig, ldd, sum, s};
     return acts;
 }
 

@@ -190,7 +190,7 @@ BLOCK_TOKENS(block_tokens_vnni, VNNI_TARGET, quants_vnni, dot_vnni, __m256, _mm2
              _mm256_set1_ps)
 
 #define ROW_TOKENS(NAME, TARGET, BLOCK, MACV, MAC_ZERO, MAC_STORE)                                             \
-    __attribute__((always_inline)) TARGET static inline void NAME(int dtype, int T, const uint8_t *row,       \
+    __attribute__((always_inline)) TARGET static inline void NAME(int T, int dtype, const uint8_t *row,       \
                                                                   int blocks, const int8_t *dig,            \
                                                                   size_t ldd,                               \
                                                                   const float *sums, const float *s,        \
@@ -228,16 +228,7 @@ ROW_TOKENS(row_tokens_vnni, VNNI_TARGET, block_tokens_vnni, __m256, _mm256_setze
             for (int r = lo; r < hi; r++) {                                                                     \
                 const uint8_t *row = base + (size_t)r * row_bytes;                                              \
                 float *y = Y + (size_t)t * ldy + r;                                                             \
-                switch (n) {                                                                                    \
-                case 1: ROW_TOKENS(dtype, 1, row, blocks, dig, A->ldd, sums, s, y, ldy); break;                  \
-                case 2: ROW_TOKENS(dtype, 2, row, blocks, dig, A->ldd, sums, s, y, ldy); break;                  \
-                case 3: ROW_TOKENS(dtype, 3, row, blocks, dig, A->ldd, sums, s, y, ldy); break;                  \
-                case 4: ROW_TOKENS(dtype, 4, row, blocks, dig, A->ldd, sums, s, y, ldy); break;                  \
-                case 5: ROW_TOKENS(dtype, 5 < GROUP ? 5 : GROUP, row, blocks, dig, A->ldd, sums, s, y, ldy); break; \
-                case 6: ROW_TOKENS(dtype, 6 < GROUP ? 6 : GROUP, row, blocks, dig, A->ldd, sums, s, y, ldy); break; \
-                case 7: ROW_TOKENS(dtype, 7 < GROUP ? 7 : GROUP, row, blocks, dig, A->ldd, sums, s, y, ldy); break; \
-                default: ROW_TOKENS(dtype, GROUP, row, blocks, dig, A->ldd, sums, s, y, ldy); break;              \
-                }                                                                                               \
+                WITH_GROUP_WIDTH(n, GROUP, ROW_TOKENS, dtype, row, blocks, dig, A->ldd, sums, s, y, ldy)        \
             }                                                                                                   \
         }                                                                                                       \
     }

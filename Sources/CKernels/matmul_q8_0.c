@@ -190,16 +190,7 @@ VECTOR_ROWS(vector_rows512, AVX512_TARGET, row_vector512)
             for (int r = lo; r < hi; r++) {                                                                     \
                 const uint8_t *row = base + (size_t)r * row_bytes;                                              \
                 float *y = Y + (size_t)t * ldy + r;                                                             \
-                switch (n) {                                                                                    \
-                case 1: ROW_TOKENS(1, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
-                case 2: ROW_TOKENS(2, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
-                case 3: ROW_TOKENS(3, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
-                case 4: ROW_TOKENS(4, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
-                case 5: ROW_TOKENS(5, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
-                case 6: ROW_TOKENS(6, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
-                case 7: ROW_TOKENS(7, row, blocks, a, (int)A->lda, s, y, ldy); break;                                  \
-                default: ROW_TOKENS(8, row, blocks, a, (int)A->lda, s, y, ldy); break;                                 \
-                }                                                                                               \
+                WITH_GROUP_WIDTH(n, Q8_TOKEN_GROUP, ROW_TOKENS, row, blocks, a, (int)A->lda, s, y, ldy)          \
             }                                                                                                   \
         }                                                                                                       \
     }

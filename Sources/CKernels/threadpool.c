@@ -205,10 +205,8 @@ static void run_quads(const batch_job *j, int qa, int qb) {
         int hi = ((qb < end ? qb : end) - start) * 4;
         if (hi > m->rows) hi = m->rows;
         if (lo >= hi) continue;
-        if (m->dtype == CK_Q8_0)
-            q8_0_rows(m->W, m->cols, &j->acts[i], j->n_tokens, m->Y, m->ldy, lo, hi);
-        else if (m->dtype >= CK_Q4_0)
-            q45_rows(m->dtype, m->W, m->cols, &j->acts[i], j->n_tokens, m->Y, m->ldy, lo, hi);
+        if (is_quantized(m->dtype))
+            quant_rows(m->dtype, m->W, m->cols, &j->acts[i], j->n_tokens, m->Y, m->ldy, lo, hi);
         else
             ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, j->n_tokens, m->Y, m->ldy, lo, hi);
     }
@@ -262,6 +260,14 @@ static double row_cost(const ck_product *m, int n_tokens) {
 
 enum { MAX_BATCH = 64, STACK_PARTS = 64 };
 
+// Every product of a batch, one after another, on the calling thread alone.
+static void run_alone(const ck_product *products, int count, int n_tokens) {
+    for (int i = 0; i < count; i++) {
+        const ck_product *m = &products[i];
+        ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, n_tokens, m->Y, m->ldy, 0, m->rows);
+    }
+}
+
 // Rounds the activations of the batch's quantized products into this thread's
 // scratch, once per distinct input (products that read the same X share it). Returns
 // 0 when memory runs out; the caller then runs the batch on this thread alone, where
@@ -269,7 +275,7 @@ enum { MAX_BATCH = 64, STACK_PARTS = 64 };
 static int prepare_acts(const ck_product *products, int count, int n_tokens, int_acts *acts) {
     size_t total = 0;
     for (int i = 0; i < count; i++)
-        if (products[i].dtype >= CK_Q4_0)
+        if (is_quantized(products[i].dtype))
             total += int_acts_bytes(products[i].cols, n_tokens, acts_need_digits(products[i].dtype));
     if (total == 0) return 1;
     uint8_t *mem = (uint8_t *)int_acts_scratch(total);
@@ -277,11 +283,11 @@ static int prepare_acts(const ck_product *products, int count, int n_tokens, int
     size_t used = 0;
     for (int i = 0; i < count; i++) {
         const ck_product *m = &products[i];
-        if (m->dtype < CK_Q4_0) continue;
+        if (!is_quantized(m->dtype)) continue;
         int digits = acts_need_digits(m->dtype);
         int shared = -1;
         for (int k = 0; k < i && shared < 0; k++)
-            if (products[k].dtype >= CK_Q4_0 && acts_need_digits(products[k].dtype) == digits &&
+            if (is_quantized(products[k].dtype) && acts_need_digits(products[k].dtype) == digits &&
                 products[k].X == m->X && products[k].ldx == m->ldx && products[k].cols == m->cols)
                 shared = k;
         if (shared >= 0) {
@@ -301,13 +307,14 @@ void ck_pool_matmul_batch(ck_pool *p, const ck_product *products, int count, int
     int threads = ck_pool_threads(p);
     long parts = rows / (min_rows_per_part < 1 ? 1 : min_rows_per_part);
     if (parts > threads) parts = threads;
-    if (parts <= 1 || count > MAX_BATCH) {
-        // One thread (or an unusually long list, run product by product): no claims needed.
-        for (int i = 0; i < count && parts <= 1; i++) {
-            const ck_product *m = &products[i];
-            ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, n_tokens, m->Y, m->ldy, 0, m->rows);
-        }
-        for (int i = 0; i < count && parts > 1; i++) ck_pool_matmul_batch(p, &products[i], 1, n_tokens, min_rows_per_part);
+    if (parts <= 1) {
+        // One thread: no claims needed.
+        run_alone(products, count, n_tokens);
+        return;
+    }
+    if (count > MAX_BATCH) {
+        // An unusually long list: product by product.
+        for (int i = 0; i < count; i++) ck_pool_matmul_batch(p, &products[i], 1, n_tokens, min_rows_per_part);
         return;
     }
     int first_quad[MAX_BATCH + 1];
@@ -346,10 +353,7 @@ void ck_pool_matmul_batch(ck_pool *p, const ck_product *products, int count, int
     int_acts acts[MAX_BATCH];
     if (!prepare_acts(products, count, n_tokens, acts)) {
         if (stretches != local) free(stretches);
-        for (int i = 0; i < count; i++) {
-            const ck_product *m = &products[i];
-            ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, n_tokens, m->Y, m->ldy, 0, m->rows);
-        }
+        run_alone(products, count, n_tokens);
         return;
     }
     batch_job job = {products, count, n_tokens, acts, first_quad, stretches};
