@@ -217,6 +217,17 @@ static inline void quant_rows(int dtype, const void *W, int cols, const int_acts
     default: FN(GROUP, __VA_ARGS__); break;                       \
     }
 
+// Rows [lo, hi) of a float product stored as column panels (matmul_panels.c).
+void panel_rows(const ck_product *m, int n_tokens, int lo, int hi);
+
+// Rows [lo, hi) of a float product, row-major or in panels.
+static inline void float_product_rows(const ck_product *m, int n_tokens, int lo, int hi) {
+    if (m->panel_cols > 0 && m->panel_cols < m->cols)
+        panel_rows(m, n_tokens, lo, hi);
+    else
+        ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, n_tokens, m->Y, m->ldy, lo, hi);
+}
+
 #if CK_X86_SIMD
 #include <immintrin.h>
 

@@ -208,7 +208,7 @@ static void run_quads(const batch_job *j, int qa, int qb) {
         if (is_quantized(m->dtype))
             quant_rows(m->dtype, m->W, m->cols, &j->acts[i], j->n_tokens, m->Y, m->ldy, lo, hi);
         else
-            ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, j->n_tokens, m->Y, m->ldy, lo, hi);
+            float_product_rows(m, j->n_tokens, lo, hi);
     }
 }
 
@@ -264,7 +264,10 @@ enum { MAX_BATCH = 64, STACK_PARTS = 64 };
 static void run_alone(const ck_product *products, int count, int n_tokens) {
     for (int i = 0; i < count; i++) {
         const ck_product *m = &products[i];
-        ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, n_tokens, m->Y, m->ldy, 0, m->rows);
+        if (is_quantized(m->dtype))
+            ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, n_tokens, m->Y, m->ldy, 0, m->rows);
+        else
+            float_product_rows(m, n_tokens, 0, m->rows);
     }
 }
 
@@ -362,7 +365,7 @@ void ck_pool_matmul_batch(ck_pool *p, const ck_product *products, int count, int
 }
 
 void ck_pool_matmul(ck_pool *p, int dtype, const void *W, int rows, int cols, const float *X, int ldx,
-                    int n_tokens, float *Y, int ldy, int min_rows_per_part) {
-    ck_product one = {dtype, W, rows, cols, X, ldx, Y, ldy};
+                    int n_tokens, float *Y, int ldy, int min_rows_per_part, int panel_cols) {
+    ck_product one = {dtype, W, rows, cols, X, ldx, Y, ldy, panel_cols};
     ck_pool_matmul_batch(p, &one, 1, n_tokens, min_rows_per_part);
 }

@@ -47,7 +47,7 @@ public enum MatMul {
         // cannot change a result. 64 rows per part keeps hand-offs rare on small layers.
         ck_pool_matmul(
             pool.handle, Int32(w.type.rawValue), w.base, Int32(w.rows), Int32(w.cols), x, Int32(ldx),
-            Int32(count), y, Int32(ldy), 64)
+            Int32(count), y, Int32(ldy), 64, Int32(w.panelColumns))
     }
 
     /// One product of a batch: `Y[t][r] = Σ_i W[r,i]·X[t][i]`. X: [tokens][ldx], Y: [tokens][ldy].
@@ -89,7 +89,7 @@ public enum MatMul {
         let descriptors = products.map {
             ck_product(
                 dtype: Int32($0.w.type.rawValue), W: $0.w.base, rows: Int32($0.w.rows), cols: Int32($0.w.cols),
-                X: $0.x, ldx: Int32($0.ldx), Y: $0.y, ldy: Int32($0.ldy))
+                X: $0.x, ldx: Int32($0.ldx), Y: $0.y, ldy: Int32($0.ldy), panel_cols: Int32($0.w.panelColumns))
         }
         descriptors.withUnsafeBufferPointer {
             ck_pool_matmul_batch(pool.handle, $0.baseAddress, Int32($0.count), Int32(count), 64)

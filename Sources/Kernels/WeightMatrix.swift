@@ -1,4 +1,5 @@
 import CKernels
+import Dispatch
 
 /// How the elements of a weight matrix are stored in memory.
 public enum WeightType: Int, Sendable, CustomStringConvertible {
@@ -52,32 +53,88 @@ public enum WeightType: Int, Sendable, CustomStringConvertible {
     }
 }
 
-/// A read-only row-major matrix `[rows][cols]` used as `y = W·x`, each row one output.
+/// A read-only matrix `[rows][cols]` used as `y = W·x`, each row one output.
 ///
-/// The memory is borrowed: usually a memory-mapped model file, sometimes a buffer
-/// the model owns. Whoever creates it keeps that memory alive.
+/// Stored row-major, or — for wide float matrices, see `prefersPanels` — as column
+/// panels: panel p holds columns `[p·panelColumns, (p + 1)·panelColumns)` of every row
+/// as a row-major `[rows][width]` matrix, the panels one after another (the last may
+/// be narrower). The memory is borrowed: usually a memory-mapped model file,
+/// sometimes a buffer the model owns. Whoever creates it keeps that memory alive.
 public struct WeightMatrix: @unchecked Sendable {
     /// Element storage type.
     public let type: WeightType
-    /// First byte of row 0. Any alignment is fine.
+    /// First byte of row 0 (of panel 0 when in panels). Any alignment is fine.
     public let base: UnsafeRawPointer
     /// Number of outputs.
     public let rows: Int
     /// Number of inputs.
     public let cols: Int
+    /// Columns per panel, or 0 when the matrix is row-major.
+    public let panelColumns: Int
 
-    /// Wraps memory holding `rows × cols` elements of `type`.
-    public init(type: WeightType, base: UnsafeRawPointer, rows: Int, cols: Int) {
+    /// Columns per panel of the matrices `panelled(_:rows:cols:from:into:)` lays out.
+    ///
+    /// The row kernel re-reads the input vector for every row; 2048 float32 inputs
+    /// (8 KiB) stay in L1 beside the weight stream, while 4096 and more were evicted by
+    /// it (an FP16 2048 × 8192 product read 12.4 GB/s row-major and 32.5 GB/s in
+    /// panels of 2048 on the development machine; see docs/DECISIONS.md).
+    public static let panelWidth = 2048
+
+    /// Wraps memory holding `rows × cols` elements of `type`, row-major (`panelColumns`
+    /// 0) or in panels of `panelColumns` columns.
+    public init(type: WeightType, base: UnsafeRawPointer, rows: Int, cols: Int, panelColumns: Int = 0) {
+        precondition(panelColumns == 0 || (!type.isQuantized && panelColumns > 0), "panels are for float types")
         self.type = type
         self.base = base
         self.rows = rows
         self.cols = cols
+        self.panelColumns = panelColumns >= cols ? 0 : panelColumns
+    }
+
+    /// True when a matrix of this type and shape runs faster stored as panels: float
+    /// rows of 4096 or more columns, in matrices wider than they are tall (the FFN
+    /// value matrices), where the copy made at load is a modest share of the model.
+    /// Square 4096-wide matrices lose about 10% row-major but would mean copying the
+    /// whole of a 7B model at load, so they stay as they are.
+    public static func prefersPanels(type: WeightType, rows: Int, cols: Int) -> Bool {
+        !type.isQuantized && cols >= 2 * panelWidth && cols > rows
+    }
+
+    /// Writes row-major `[rows][cols]` elements of `type` at `src` (any alignment) into
+    /// `dst` (the same number of bytes) as panels of `panelWidth` columns, and returns
+    /// the matrix over `dst`.
+    public static func panelled(
+        _ type: WeightType, rows: Int, cols: Int, from src: UnsafeRawPointer, into dst: UnsafeMutableRawPointer
+    ) -> WeightMatrix {
+        precondition(!type.isQuantized, "panels are for float types")
+        let width = type.byteWidth
+        let panels = (cols + panelWidth - 1) / panelWidth
+        // Loading a 1.5B FP16 model copies about 800 MB this way, and the fresh pages
+        // are zeroed by the system as they are first written: the copy is split by
+        // panel across the cores, which halved its share of the load time on two.
+        DispatchQueue.concurrentPerform(iterations: panels) { p in
+            let start = p * panelWidth
+            let pieceBytes = min(panelWidth, cols - start) * width
+            var out = dst + start * rows * width
+            for r in 0..<rows {
+                out.copyMemory(from: src + (r * cols + start) * width, byteCount: pieceBytes)
+                out += pieceBytes
+            }
+        }
+        return WeightMatrix(type: type, base: UnsafeRawPointer(dst), rows: rows, cols: cols, panelColumns: panelWidth)
     }
 
     /// Copies row `r` into `out[0..<cols]` as float32.
     public func copyRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
-        let start = base + r * type.byteCount(elements: cols)
-        Convert.toFloat32(type, start, out, count: cols)
+        guard panelColumns > 0 else {
+            Convert.toFloat32(type, base + r * type.byteCount(elements: cols), out, count: cols)
+            return
+        }
+        for start in stride(from: 0, to: cols, by: panelColumns) {
+            let width = min(panelColumns, cols - start)
+            let piece = base + (start * rows + r * width) * type.byteWidth
+            Convert.toFloat32(type, piece, out + start, count: width)
+        }
     }
 }
 

@@ -48,6 +48,19 @@ public final class MappedFile: @unchecked Sendable {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
     }
 
+    /// Tells the system this process no longer needs the pages wholly inside
+    /// `[pointer, pointer + count)` (a tensor that was copied into another layout), so
+    /// they stop counting towards its resident memory. Reading them again later still
+    /// works: the pages are read back from the file (or the page cache).
+    public func dropPages(_ pointer: UnsafeRawPointer, count: Int) {
+        guard let base, pointer >= base, count > 0, pointer + count <= base + size else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: pointer) + page - 1) / page * page
+        let end = (Int(bitPattern: pointer) + count) / page * page
+        guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(p, end - start, MADV_DONTNEED)
+    }
+
     /// A pointer to `count` bytes at `offset`, or a `truncated` error if they are not all in the file.
     public func bytes(at offset: Int, count: Int, what: @autoclosure () -> String) throws -> UnsafeRawPointer {
         guard offset >= 0, count >= 0, offset <= size, count <= size - offset, let base else {

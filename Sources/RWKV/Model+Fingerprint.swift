@@ -18,12 +18,14 @@ extension Model {
             h.add("\(t.name) \(t.shape) \(t.type)")
             let bytes = t.type.byteCount(elements: t.count)
             let sample = 4096
+            // Sampled in row-major order, so a matrix the binder laid out in panels
+            // hashes as the file stores it.
             if bytes <= sample * 64 {
-                h.add(UnsafeRawBufferPointer(start: t.data, count: bytes))
+                t.withRowMajorBytes(at: 0, count: bytes) { h.add($0) }
             } else {
                 for i in 0..<64 {
                     let offset = (bytes - sample) / 63 * i
-                    h.add(UnsafeRawBufferPointer(start: t.data + offset, count: sample))
+                    t.withRowMajorBytes(at: offset, count: sample) { h.add($0) }
                 }
             }
         }

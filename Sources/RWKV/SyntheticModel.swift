@@ -36,6 +36,12 @@ public enum SyntheticModel {
             throw InferenceError(
                 "unknown synthetic shape '\(name)' (known: \(shapes.map(\.name).joined(separator: ", ")))")
         }
+        return try make(shape, type: type, threads: threads, vocabulary: vocabulary)
+    }
+
+    /// Builds a model of any `shape` (tests use cut-down ones: few layers, a real width).
+    static func make(_ shape: Shape, type: WeightType, threads: Int, vocabulary: Int) throws -> Model {
+        let name = shape.name
         let c = shape.embedding
         let f = 4 * c
         let h = c / 64

@@ -3,8 +3,10 @@ import Kernels
 /// One named tensor of a model file, viewed in place.
 ///
 /// `shape` is PyTorch's (outermost first), whatever order the file stored the
-/// dimensions in. The data is contiguous row-major. The memory belongs to the
-/// `TensorTable` (a mapped file or a buffer it owns).
+/// dimensions in. The data is contiguous row-major, except for the wide float
+/// matrices the binder lays out in column panels for the kernels (`panelColumns`);
+/// `floats()` and `withRowMajorBytes` read those back in row-major order. The memory
+/// belongs to the `TensorTable` (a mapped file or a buffer it owns).
 public struct Tensor: @unchecked Sendable {
     /// Canonical name, as in BlinkDL checkpoints (`blocks.3.att.key.weight`).
     public let name: String
@@ -17,6 +19,9 @@ public struct Tensor: @unchecked Sendable {
     /// What keeps `data` alive (the mapped file or a buffer), so a tensor stays valid
     /// after the table it came from is gone.
     var owner: AnyObject?
+    /// Columns per panel when the data is laid out in column panels
+    /// (`WeightMatrix.panelled`), or 0 when it is row-major.
+    public internal(set) var panelColumns = 0
 
     /// Number of elements.
     public var count: Int { shape.reduce(1, *) }
@@ -32,9 +37,37 @@ public struct Tensor: @unchecked Sendable {
     /// The shape with every size-1 dimension removed (PyTorch's `squeeze`).
     public var squeezedShape: [Int] { shape.filter { $0 != 1 } }
 
-    /// All elements as float32 (a copy).
+    /// All elements as float32 (a copy), in row-major order.
     public func floats() -> [Float] {
-        Convert.toFloat32Array(type, data, count: count)
+        guard panelColumns > 0, let cols = shape.last, cols > 0 else {
+            return Convert.toFloat32Array(type, data, count: count)
+        }
+        let rows = count / cols
+        let m = WeightMatrix(type: type, base: data, rows: rows, cols: cols, panelColumns: panelColumns)
+        return [Float](unsafeUninitializedCapacity: count) { buf, n in
+            for r in 0..<rows { m.copyRow(r, into: buf.baseAddress! + r * cols) }
+            n = count
+        }
+    }
+
+    /// Calls `body` with `count` bytes of the row-major data from byte `offset`
+    /// (gathered from the panels when the data is laid out in panels).
+    func withRowMajorBytes<R>(at offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        guard panelColumns > 0, let cols = shape.last, cols > 0 else {
+            return body(UnsafeRawBufferPointer(start: data + offset, count: count))
+        }
+        let width = type.byteWidth
+        let rows = self.count / cols
+        var bytes = [UInt8](repeating: 0, count: count)
+        for i in 0..<count {
+            let element = (offset + i) / width
+            let (r, c) = element.quotientAndRemainder(dividingBy: cols)
+            let start = c / panelColumns * panelColumns
+            let panelWidth = min(panelColumns, cols - start)
+            let at = (start * rows + r * panelWidth + (c - start)) * width + (offset + i) % width
+            bytes[i] = data.load(fromByteOffset: at, as: UInt8.self)
+        }
+        return bytes.withUnsafeBytes(body)
     }
 }
 

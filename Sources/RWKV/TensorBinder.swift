@@ -22,13 +22,51 @@ struct TensorBinder {
         return t.floats()
     }
 
-    /// A `[rows, cols]` matrix used in place as `y = W·x`.
+    /// A `[rows, cols]` matrix used as `y = W·x`: in place, or — when
+    /// `WeightMatrix.prefersPanels` says the row kernel runs faster that way (the wide
+    /// FFN value matrices) — laid out once in column panels. A tensor in memory the
+    /// table owns is rearranged where it is; a mapped one is copied into the table's
+    /// memory and its pages are dropped from the process, so either way the weights
+    /// are held once. The table's tensor then describes the panels, and `floats()`
+    /// still reads it in row-major order.
     func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
         let t = try table.require(name)
         guard t.squeezedShape == [rows, cols] || t.shape == [rows, cols] else {
             throw shapeError(t, "[\(rows), \(cols)]")
         }
-        return WeightMatrix(type: t.type, base: t.data, rows: rows, cols: cols)
+        if t.panelColumns > 0 {
+            return WeightMatrix(type: t.type, base: t.data, rows: rows, cols: cols, panelColumns: t.panelColumns)
+        }
+        guard WeightMatrix.prefersPanels(type: t.type, rows: rows, cols: cols) else {
+            return WeightMatrix(type: t.type, base: t.data, rows: rows, cols: cols)
+        }
+        let bytes = t.type.byteCount(elements: rows * cols)
+        let packed: UnsafeMutableRawPointer
+        if t.owner is OwnedBuffer && !overlapsAnotherTensor(t, bytes: bytes) {
+            packed = UnsafeMutableRawPointer(mutating: t.data)
+            let rowMajor = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            defer { rowMajor.deallocate() }
+            rowMajor.copyMemory(from: t.data, byteCount: bytes)
+            _ = WeightMatrix.panelled(t.type, rows: rows, cols: cols, from: rowMajor, into: packed)
+        } else {
+            packed = table.allocate(byteCount: bytes)
+            _ = WeightMatrix.panelled(t.type, rows: rows, cols: cols, from: t.data, into: packed)
+            (t.owner as? MappedFile)?.dropPages(t.data, count: bytes)
+        }
+        var panelled = Tensor(name: t.name, shape: t.shape, type: t.type, data: UnsafeRawPointer(packed))
+        panelled.panelColumns = WeightMatrix.panelWidth
+        table.set(panelled)
+        return WeightMatrix(
+            type: t.type, base: UnsafeRawPointer(packed), rows: rows, cols: cols, panelColumns: WeightMatrix.panelWidth)
+    }
+
+    /// True when another tensor of the table views any of `t`'s bytes (format
+    /// translations split fused tensors into views), which rules out rearranging `t` in place.
+    private func overlapsAnotherTensor(_ t: Tensor, bytes: Int) -> Bool {
+        let lo = t.data, hi = t.data + bytes
+        return table.tensors.contains { o in
+            o.name != t.name && o.data < hi && lo < o.data + o.type.byteCount(elements: o.count)
+        }
     }
 
     /// A `[inputs, outputs]` matrix applied as `x @ M`, transposed once into an

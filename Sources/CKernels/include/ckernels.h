@@ -125,20 +125,27 @@ int ck_pool_threads(const ck_pool *pool);
 void ck_pool_run(ck_pool *pool, ck_task_fn fn, void *ctx, int parts);
 
 /// ck_matmul_rows over all `rows`, split into contiguous row ranges across the
-/// pool's threads (at most one part per `min_rows_per_part` rows).
+/// pool's threads (at most one part per `min_rows_per_part` rows). `panel_cols` as in
+/// ck_product (0: W is row-major).
 void ck_pool_matmul(ck_pool *pool, int dtype, const void *W, int rows, int cols, const float *X, int ldx,
-                    int n_tokens, float *Y, int ldy, int min_rows_per_part);
+                    int n_tokens, float *Y, int ldy, int min_rows_per_part, int panel_cols);
 
 /// One product of a batch: Y[t][r] = sum_i W[r][i] * X[t][i] for all rows (see ck_matmul_rows).
 typedef struct {
     int dtype;
-    const void *W;  ///< [rows][cols] in `dtype`
+    const void *W;  ///< [rows][cols] in `dtype`, or panels (below)
     int rows;
     int cols;
     const float *X;  ///< [n_tokens][ldx]
     int ldx;
     float *Y;  ///< [n_tokens][ldy]
     int ldy;
+    /// 0: W is row-major. Otherwise (float types only) W is stored as column panels:
+    /// panel p = columns [p·panel_cols, p·panel_cols + width_p) of every row as a
+    /// row-major [rows][width_p] matrix, panels one after another (width_p =
+    /// panel_cols except for a narrower last panel). Each row's result is the sum of
+    /// its panels' row-kernel sums, added in panel order (matmul_panels.c).
+    int panel_cols;
 } ck_product;
 
 /// Several independent products over the same n_tokens as one pool job, so the batch
