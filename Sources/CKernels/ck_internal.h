@@ -184,9 +184,17 @@ size_t int_acts_bytes(int cols, int n_tokens, int digits);
 /// Rounds X ([n_tokens][ldx], `cols` used) into `mem` (int_acts_bytes, 64-byte aligned).
 int_acts int_acts_prepare(const float *X, int ldx, int cols, int n_tokens, int digits, void *mem);
 
-/// This thread's scratch of at least `bytes` (64-byte aligned; reused by the next call on
-/// the same thread, freed when the thread ends); NULL when memory runs out.
-void *int_acts_scratch(size_t bytes);
+/// The per-thread scratch buffers: one slot per use that may be live at the same time
+/// as another on one thread (a batch's rounded activations and a panel's partial sums).
+enum { SCRATCH_ACTS = 0, SCRATCH_PANEL_PARTIALS = 1, SCRATCH_SLOTS = 2 };
+
+/// This thread's scratch buffer `slot` of at least `bytes` (64-byte aligned; reused by
+/// the next call for the slot on the same thread, freed when the thread ends); NULL
+/// when memory runs out (ckernels.c).
+void *thread_scratch(int slot, size_t bytes);
+
+/// This thread's scratch for integer activations (thread_scratch's SCRATCH_ACTS).
+static inline void *int_acts_scratch(size_t bytes) { return thread_scratch(SCRATCH_ACTS, bytes); }
 
 /// Y[t][r] for rows [lo, hi) of a Q8_0 matrix and prepared activations (matmul_q8_0.c).
 void q8_0_rows(const void *W, int cols, const int_acts *A, int n_tokens, float *Y, int ldy, int lo, int hi);

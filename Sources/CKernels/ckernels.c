@@ -150,6 +150,42 @@ void ck_half_table_init(void) {
     pthread_once(&once, fill_half_table);
 }
 
+// Per-thread scratch: each slot grows to the largest size asked for and everything is
+// freed when the thread ends (the key's destructor gets this thread's slots).
+typedef struct {
+    void *mem[SCRATCH_SLOTS];
+    size_t cap[SCRATCH_SLOTS];
+} scratch_slots;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static _Thread_local scratch_slots *my_scratch;
+
+static void free_scratch(void *raw) {
+    scratch_slots *s = (scratch_slots *)raw;
+    for (int i = 0; i < SCRATCH_SLOTS; i++) free(s->mem[i]);
+    free(s);
+}
+
+static void make_scratch_key(void) { pthread_key_create(&scratch_key, free_scratch); }
+
+void *thread_scratch(int slot, size_t bytes) {
+    if (my_scratch && bytes <= my_scratch->cap[slot]) return my_scratch->mem[slot];
+    pthread_once(&scratch_once, make_scratch_key);
+    if (!my_scratch) {
+        my_scratch = calloc(1, sizeof(scratch_slots));
+        if (!my_scratch) return NULL;
+        pthread_setspecific(scratch_key, my_scratch);
+    }
+    size_t cap = (bytes + 63) & ~(size_t)63;
+    void *mem = aligned_alloc(64, cap ? cap : 64);
+    if (!mem) return NULL;
+    free(my_scratch->mem[slot]);
+    my_scratch->mem[slot] = mem;
+    my_scratch->cap[slot] = cap;
+    return mem;
+}
+
 void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
                     int n_tokens, float *Y, int ldy, int row_begin, int row_end) {
     const uint8_t *base = (const uint8_t *)W;

@@ -17,8 +17,6 @@
 
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdlib.h>
 
 // The largest |x| below which a token's activations count as zeros.
 #define TINY 1e-30f
@@ -201,25 +199,4 @@ int_acts int_acts_prepare(const float *X, int ldx, int cols, int n_tokens, int d
     }
     int_acts acts = {a16, lda, dig, ldd, sum, s};
     return acts;
-}
-
-// Per-thread scratch for the activations: grown as needed, freed when the thread ends.
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static _Thread_local void *scratch_mem;
-static _Thread_local size_t scratch_cap;
-
-static void make_scratch_key(void) { pthread_key_create(&scratch_key, free); }
-
-void *int_acts_scratch(size_t bytes) {
-    if (bytes <= scratch_cap) return scratch_mem;
-    pthread_once(&scratch_once, make_scratch_key);
-    size_t cap = lines(bytes);
-    void *mem = aligned_alloc(64, cap);
-    if (!mem) return NULL;
-    free(scratch_mem);
-    scratch_mem = mem;
-    scratch_cap = cap;
-    pthread_setspecific(scratch_key, mem);
-    return mem;
 }

@@ -22,33 +22,11 @@
 #include "ck_internal.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdlib.h>
 
 // Rows per block: each panel's share of a block is one sequential run (64 rows of
 // 2048 FP16 columns: 256 KiB), and the partial sums of a block for a 512-token
 // prefill fit in 128 KiB of scratch.
 enum { PANEL_ROW_BLOCK = 64 };
-
-// Per-thread scratch for the partial sums of panels after the first.
-static pthread_key_t partials_key;
-static pthread_once_t partials_once = PTHREAD_ONCE_INIT;
-static _Thread_local float *partials_mem;
-static _Thread_local size_t partials_cap;  // floats
-
-static void make_partials_key(void) { pthread_key_create(&partials_key, free); }
-
-static float *partials_scratch(size_t floats) {
-    if (floats <= partials_cap) return partials_mem;
-    pthread_once(&partials_once, make_partials_key);
-    float *mem = aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
-    if (!mem) return NULL;
-    free(partials_mem);
-    partials_mem = mem;
-    partials_cap = floats;
-    pthread_setspecific(partials_key, mem);
-    return mem;
-}
 
 void panel_rows(const ck_product *m, int n_tokens, int lo, int hi) {
     int pw = m->panel_cols;
@@ -59,7 +37,7 @@ void panel_rows(const ck_product *m, int n_tokens, int lo, int hi) {
         int n = e - b;
         // Panel 0 straight into Y.
         ck_matmul_rows(m->dtype, m->W, pw, m->X, m->ldx, n_tokens, m->Y, m->ldy, b, e);
-        float *part = panels > 1 ? partials_scratch((size_t)n_tokens * n) : NULL;
+        float *part = panels > 1 ? thread_scratch(SCRATCH_PANEL_PARTIALS, (size_t)n_tokens * n * sizeof(float)) : NULL;
         if (panels > 1 && !part) {
             // Out of memory: NaN outputs rather than partial sums.
             for (int t = 0; t < n_tokens; t++)
