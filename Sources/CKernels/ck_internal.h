@@ -171,9 +171,24 @@ typedef struct {
     /// 4,096 columns halved the many-token kernel's speed).
     const int8_t *dig;
     size_t ldd;
-    const float *sum;   ///< [⌈n_tokens / 8⌉][cols / 32][8]: Σ a over each block, 8 tokens side by side (digit form only)
+    const float *sum;   ///< [⌈n_tokens / 8⌉][sum_blocks][8]: Σ a over each block, 8 tokens side by side (digit form only)
+    size_t sum_blocks;  ///< blocks per token group in `sum`: cols / 32, also in a view of some of the columns
     const float *s;     ///< [n_tokens]: max|x| / R (NaN when a value is not finite)
 } int_acts;
+
+/// The activations of columns [c0, …) of A (c0 a multiple of 32): the same tokens and
+/// scales, so a product over those columns adds up with the others exactly as one
+/// rounding of the whole row.
+static inline int_acts acts_from_column(const int_acts *A, int c0) {
+    int_acts v = *A;
+    size_t k0 = (size_t)c0 / 32;
+    if (v.a) v.a += c0;
+    if (v.dig) {
+        v.dig += 96 * k0;
+        v.sum += k0 * CK_ACT_GROUP;
+    }
+    return v;
+}
 
 /// Whether a block type's kernels take the 24-bit digit form (Q4/Q5) or the 16-bit form (Q8_0).
 static inline int acts_need_digits(int dtype) { return dtype != CK_Q8_0; }
@@ -225,13 +240,16 @@ static inline void quant_rows(int dtype, const void *W, int cols, const int_acts
     default: FN(GROUP, __VA_ARGS__); break;                       \
     }
 
-// Rows [lo, hi) of a float product stored as column panels (matmul_panels.c).
-void panel_rows(const ck_product *m, int n_tokens, int lo, int hi);
+// Rows [lo, hi) of a product stored as column panels (matmul_panels.c); `acts` are
+// the product's rounded activations when its type is quantized, else NULL.
+void panel_rows(const ck_product *m, const int_acts *acts, int n_tokens, int lo, int hi);
 
-// Rows [lo, hi) of a float product, row-major or in panels.
-static inline void float_product_rows(const ck_product *m, int n_tokens, int lo, int hi) {
+// Rows [lo, hi) of a product, row-major or in panels; `acts` as for panel_rows.
+static inline void product_rows(const ck_product *m, const int_acts *acts, int n_tokens, int lo, int hi) {
     if (m->panel_cols > 0 && m->panel_cols < m->cols)
-        panel_rows(m, n_tokens, lo, hi);
+        panel_rows(m, acts, n_tokens, lo, hi);
+    else if (acts)
+        quant_rows(m->dtype, m->W, m->cols, acts, n_tokens, m->Y, m->ldy, lo, hi);
     else
         ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, n_tokens, m->Y, m->ldy, lo, hi);
 }

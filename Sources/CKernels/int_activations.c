@@ -197,6 +197,6 @@ int_acts int_acts_prepare(const float *X, int ldx, int cols, int n_tokens, int d
             sum[((size_t)(t / CK_ACT_GROUP) * blocks + k) * CK_ACT_GROUP + t % CK_ACT_GROUP] = (float)total;
         }
     }
-    int_acts acts = {a16, lda, dig, ldd, sum, s};
+    int_acts acts = {a16, lda, dig, ldd, sum, (size_t)blocks, s};
     return acts;
 }

@@ -1,4 +1,4 @@
-// Float matrices stored as column panels (see ck_product in ckernels.h).
+// Matrices stored as column panels (see ck_product in ckernels.h).
 //
 // Why panels: the one-token row kernel re-reads the input vector x for every row.
 // While x fits comfortably in L1 (rows of up to 3072 columns, 12 KiB) that costs
@@ -11,7 +11,12 @@
 // Stored as panels of 2048 columns — panel p holds columns [2048p, 2048p + 2048) of
 // every row, row after row — each panel is an ordinary row-major matrix with an
 // 8 KiB x slice, and a block of rows is still one long sequential run per panel
-// (32.5 GB/s on the same product).
+// (32.5 GB/s on the same product). The ggml types have the same problem with their
+// rounded inputs (16-bit for Q8_0, three bytes per value for Q4/Q5: at 1.5B the value
+// product read 17 GB/s in Q8_0 against 29 for the other matrices, and Q5_1 7.4 GB/s
+// against 13): their panels run on views of the activations rounded once for the
+// whole row (acts_from_column), so a panel's partial sum is the row-major kernel's
+// on those columns, scaled by the same per-token scale.
 //
 // Summation order: each panel's partial sum is the usual row-kernel sum over that
 // panel's columns (the order of matmul_float.c), and a row's result is
@@ -28,15 +33,15 @@
 // prefill fit in 128 KiB of scratch.
 enum { PANEL_ROW_BLOCK = 64 };
 
-void panel_rows(const ck_product *m, int n_tokens, int lo, int hi) {
+void panel_rows(const ck_product *m, const int_acts *acts, int n_tokens, int lo, int hi) {
     int pw = m->panel_cols;
-    size_t elem = elem_size(m->dtype);
+    // Bytes per row of a panel `width` columns wide (whole blocks for the ggml types).
+    size_t unit_bytes = ck_block_bytes(m->dtype), unit = (size_t)ck_block_size(m->dtype);
+    size_t full_row_bytes = (size_t)pw / unit * unit_bytes;
     int panels = (m->cols + pw - 1) / pw;
     for (int b = lo; b < hi; b += PANEL_ROW_BLOCK) {
         int e = hi - b < PANEL_ROW_BLOCK ? hi : b + PANEL_ROW_BLOCK;
         int n = e - b;
-        // Panel 0 straight into Y.
-        ck_matmul_rows(m->dtype, m->W, pw, m->X, m->ldx, n_tokens, m->Y, m->ldy, b, e);
         float *part = panels > 1 ? thread_scratch(SCRATCH_PANEL_PARTIALS, (size_t)n_tokens * n * sizeof(float)) : NULL;
         if (panels > 1 && !part) {
             // Out of memory: NaN outputs rather than partial sums.
@@ -44,16 +49,25 @@ void panel_rows(const ck_product *m, int n_tokens, int lo, int hi) {
                 for (int r = b; r < e; r++) m->Y[(size_t)t * m->ldy + r] = NAN;
             continue;
         }
-        for (int p = 1; p < panels; p++) {
+        for (int p = 0; p < panels; p++) {
             // Every panel before p is pw columns wide; the last may be narrower.
             int width = m->cols - p * pw < pw ? m->cols - p * pw : pw;
-            const uint8_t *panel = (const uint8_t *)m->W + (size_t)p * m->rows * pw * elem;
-            ck_matmul_rows(m->dtype, panel + (size_t)b * width * elem, width, m->X + (size_t)p * pw, m->ldx, n_tokens,
-                           part, n, 0, n);
+            size_t row_bytes = (size_t)width / unit * unit_bytes;
+            const uint8_t *rows_b = (const uint8_t *)m->W + (size_t)p * m->rows * full_row_bytes + (size_t)b * row_bytes;
+            // Panel 0 goes straight into Y; the others into `part`, then added.
+            float *y = p == 0 ? m->Y + b : part;
+            int ldy = p == 0 ? m->ldy : n;
+            if (acts) {
+                int_acts view = acts_from_column(acts, p * pw);
+                quant_rows(m->dtype, rows_b, width, &view, n_tokens, y, ldy, 0, n);
+            } else {
+                ck_matmul_rows(m->dtype, rows_b, width, m->X + (size_t)p * pw, m->ldx, n_tokens, y, ldy, 0, n);
+            }
+            if (p == 0) continue;
             for (int t = 0; t < n_tokens; t++) {
-                float *y = m->Y + (size_t)t * m->ldy + b;
+                float *yt = m->Y + (size_t)t * m->ldy + b;
                 const float *q = part + (size_t)t * n;
-                for (int r = 0; r < n; r++) y[r] = y[r] + q[r];
+                for (int r = 0; r < n; r++) yt[r] = yt[r] + q[r];
             }
         }
     }

@@ -26,8 +26,8 @@
 // The block's term for Σ a_e: its minimum, or −offset·d (exact: the offset is a power of two).
 static inline float block_min(const q45_block *k) { return k->has_min ? k->m : -(float)k->offset * k->d; }
 
-static inline const float *block_sums(const int_acts *A, int blocks, int t) {
-    return A->sum + (size_t)(t / CK_ACT_GROUP) * (size_t)blocks * CK_ACT_GROUP + t % CK_ACT_GROUP;
+static inline const float *block_sums(const int_acts *A, int t) {
+    return A->sum + (size_t)(t / CK_ACT_GROUP) * A->sum_blocks * CK_ACT_GROUP + t % CK_ACT_GROUP;
 }
 
 // ---------------------------------------------------------------- portable
@@ -40,7 +40,7 @@ static void rows_portable(int dtype, const uint8_t *base, size_t row_bytes, int 
         const uint8_t *row = base + (size_t)r * row_bytes;
         for (int t = 0; t < n_tokens; t++) {
             const int8_t *dig = A->dig + (size_t)t * A->ldd;
-            const float *sums = block_sums(A, blocks, t);
+            const float *sums = block_sums(A, t);
             float acc[2][8] = {{0}};
             float mac = 0.0f;
             for (int k = 0; k < blocks; k++) {
@@ -140,7 +140,7 @@ ROW_VECTOR(row_vector_vnni, VNNI_TARGET, quants_vnni, dot_vnni)
     __attribute__((always_inline)) TARGET static inline void NAME(int dtype, const uint8_t *base,               \
                                                                   size_t row_bytes, int blocks,                \
                                                                   const int_acts *A, float *y, int lo, int hi) { \
-        const float *sums = block_sums(A, blocks, 0);                                                           \
+        const float *sums = block_sums(A, 0);                                                           \
         float s = A->s[0];                                                                                      \
         int r = lo;                                                                                             \
         for (; r + 4 <= hi; r += 4) {                                                                           \
@@ -224,7 +224,7 @@ ROW_TOKENS(row_tokens_vnni, VNNI_TARGET, block_tokens_vnni, __m256, _mm256_setze
         for (int t = 0; t < n_tokens; t += GROUP) {                                                             \
             int n = n_tokens - t < GROUP ? n_tokens - t : GROUP;                                                \
             const int8_t *dig = A->dig + (size_t)t * A->ldd;                                                    \
-            const float *sums = block_sums(A, blocks, t), *s = A->s + t;                                        \
+            const float *sums = block_sums(A, t), *s = A->s + t;                                        \
             for (int r = lo; r < hi; r++) {                                                                     \
                 const uint8_t *row = base + (size_t)r * row_bytes;                                              \
                 float *y = Y + (size_t)t * ldy + r;                                                             \

@@ -55,7 +55,7 @@ public enum WeightType: Int, Sendable, CustomStringConvertible {
 
 /// A read-only matrix `[rows][cols]` used as `y = W·x`, each row one output.
 ///
-/// Stored row-major, or — for wide float matrices, see `prefersPanels` — as column
+/// Stored row-major, or — for wide matrices, see `prefersPanels` — as column
 /// panels: panel p holds columns `[p·panelColumns, (p + 1)·panelColumns)` of every row
 /// as a row-major `[rows][width]` matrix, the panels one after another (the last may
 /// be narrower). The memory is borrowed: usually a memory-mapped model file,
@@ -83,7 +83,7 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Wraps memory holding `rows × cols` elements of `type`, row-major (`panelColumns`
     /// 0) or in panels of `panelColumns` columns.
     public init(type: WeightType, base: UnsafeRawPointer, rows: Int, cols: Int, panelColumns: Int = 0) {
-        precondition(panelColumns == 0 || (!type.isQuantized && panelColumns > 0), "panels are for float types")
+        precondition(panelColumns >= 0 && panelColumns % type.blockSize == 0, "panels hold whole blocks")
         self.type = type
         self.base = base
         self.rows = rows
@@ -91,13 +91,15 @@ public struct WeightMatrix: @unchecked Sendable {
         self.panelColumns = panelColumns >= cols ? 0 : panelColumns
     }
 
-    /// True when a matrix of this type and shape runs faster stored as panels: float
-    /// rows of 4096 or more columns, in matrices wider than they are tall (the FFN
-    /// value matrices), where the copy made at load is a modest share of the model.
-    /// Square 4096-wide matrices lose about 10% row-major but would mean copying the
-    /// whole of a 7B model at load, so they stay as they are.
+    /// True when a matrix of this shape runs faster stored as panels: rows of 4096 or
+    /// more columns, in matrices wider than they are tall (the FFN value matrices),
+    /// where the copy made at load is a modest share of the model. The same holds for
+    /// every type: the kernels' per-row inputs (float32, or the quantized types' 16-bit
+    /// and 24-bit roundings) outgrow L1 at these widths. Square 4096-wide matrices lose
+    /// about 10% row-major but would mean copying the whole of a mapped 7B model at
+    /// load, so they stay as they are.
     public static func prefersPanels(type: WeightType, rows: Int, cols: Int) -> Bool {
-        !type.isQuantized && cols >= 2 * panelWidth && cols > rows
+        cols >= 2 * panelWidth && cols > rows && cols % type.blockSize == 0
     }
 
     /// Writes row-major `[rows][cols]` elements of `type` at `src` (any alignment) into
@@ -106,18 +108,20 @@ public struct WeightMatrix: @unchecked Sendable {
     public static func panelled(
         _ type: WeightType, rows: Int, cols: Int, from src: UnsafeRawPointer, into dst: UnsafeMutableRawPointer
     ) -> WeightMatrix {
-        precondition(!type.isQuantized, "panels are for float types")
-        let width = type.byteWidth
+        precondition(cols % type.blockSize == 0, "rows of whole blocks")
+        let rowBytes = type.byteCount(elements: cols)
+        let fullPanelRowBytes = type.byteCount(elements: panelWidth)
         let panels = (cols + panelWidth - 1) / panelWidth
         // Loading a 1.5B FP16 model copies about 800 MB this way, and the fresh pages
         // are zeroed by the system as they are first written: the copy is split by
         // panel across the cores, which halved its share of the load time on two.
         DispatchQueue.concurrentPerform(iterations: panels) { p in
             let start = p * panelWidth
-            let pieceBytes = min(panelWidth, cols - start) * width
-            var out = dst + start * rows * width
+            let pieceBytes = type.byteCount(elements: min(panelWidth, cols - start))
+            var out = dst + p * rows * fullPanelRowBytes
+            let from = type.byteCount(elements: start)
             for r in 0..<rows {
-                out.copyMemory(from: src + (r * cols + start) * width, byteCount: pieceBytes)
+                out.copyMemory(from: src + r * rowBytes + from, byteCount: pieceBytes)
                 out += pieceBytes
             }
         }
@@ -132,7 +136,7 @@ public struct WeightMatrix: @unchecked Sendable {
         }
         for start in stride(from: 0, to: cols, by: panelColumns) {
             let width = min(panelColumns, cols - start)
-            let piece = base + (start * rows + r * width) * type.byteWidth
+            let piece = base + type.byteCount(elements: start * rows) + r * type.byteCount(elements: width)
             Convert.toFloat32(type, piece, out + start, count: width)
         }
     }

@@ -56,15 +56,17 @@ public struct Tensor: @unchecked Sendable {
         guard panelColumns > 0, let cols = shape.last, cols > 0 else {
             return body(UnsafeRawBufferPointer(start: data + offset, count: count))
         }
-        let width = type.byteWidth
+        // In units of one element (float types) or one block (ggml types).
+        let unitBytes = type.blockBytes, unit = type.blockSize
+        let (units, panelUnits) = (cols / unit, panelColumns / unit)
         let rows = self.count / cols
         var bytes = [UInt8](repeating: 0, count: count)
         for i in 0..<count {
-            let element = (offset + i) / width
-            let (r, c) = element.quotientAndRemainder(dividingBy: cols)
-            let start = c / panelColumns * panelColumns
-            let panelWidth = min(panelColumns, cols - start)
-            let at = (start * rows + r * panelWidth + (c - start)) * width + (offset + i) % width
+            let (u, within) = (offset + i).quotientAndRemainder(dividingBy: unitBytes)
+            let (r, c) = u.quotientAndRemainder(dividingBy: units)
+            let start = c / panelUnits * panelUnits
+            let width = min(panelUnits, units - start)
+            let at = (start * rows + r * width + (c - start)) * unitBytes + within
             bytes[i] = data.load(fromByteOffset: at, as: UInt8.self)
         }
         return bytes.withUnsafeBytes(body)

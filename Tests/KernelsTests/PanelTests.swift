@@ -153,13 +153,102 @@ final class PanelTests: XCTestCase {
         }
     }
 
-    func testOnlyWideFloatMatricesPreferPanels() {
+    /// Random blocks of a ggml type with sane scales (d = 0.01, m = −0.05).
+    func quantizedBytes(_ type: WeightType, rows: Int, cols: Int, seed: UInt64) -> [UInt8] {
+        var g = SeededBytes(seed: seed)
+        var bytes: [UInt8] = []
+        for _ in 0..<(rows * cols / 32) {
+            var b = (0..<type.blockBytes).map { _ in g.next() }
+            withUnsafeBytes(of: Float16(0.01).bitPattern.littleEndian) {
+                b[0] = $0[0]; b[1] = $0[1]
+            }
+            if type == .q4_1 || type == .q5_1 {
+                withUnsafeBytes(of: Float16(-0.05).bitPattern.littleEndian) {
+                    b[2] = $0[0]; b[3] = $0[1]
+                }
+            }
+            bytes += b
+        }
+        return bytes
+    }
+
+    /// The ggml types in panels: each panel runs on the activations rounded once for
+    /// the whole row, so the reference is the row-major product up to the order of the
+    /// final additions; the quantized paths and thread counts agree bit for bit.
+    func testQuantizedPanelsMatchTheRowMajorProductAndAgreeOnEveryPathAndThreadCount() {
+        let cases: [(WeightType, Int, Int)] = [
+            (.q8_0, 150, 4128), (.q5_1, 150, 4128), (.q4_0, 70, 4096), (.q5_0, 9, 2080),
+        ]
+        for (type, rows, cols) in cases {
+            let bytes = quantizedBytes(type, rows: rows, cols: cols, seed: UInt64(rows * cols))
+            let dst = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+            defer { dst.deallocate() }
+            let m = bytes.withUnsafeBytes {
+                WeightMatrix.panelled(type, rows: rows, cols: cols, from: $0.baseAddress!, into: dst)
+            }
+            for tokens in [1, 13] {
+                let x = TestWeights.randomFloats(tokens * cols, seed: 5)
+                var rowMajor = [Float](repeating: .nan, count: tokens * rows)
+                bytes.withUnsafeBytes {
+                    MatMul.tokens(
+                        WeightMatrix(type: type, base: $0.baseAddress!, rows: rows, cols: cols), x, ldx: cols,
+                        count: tokens, &rowMajor, ldy: rows)
+                }
+                var first: [Float]?
+                for path in KernelPaths.all {
+                    path.on()
+                    defer { path.off() }
+                    for threads in [1, 2, 3] {
+                        var got = [Float](repeating: .nan, count: tokens * rows)
+                        MatMul.tokens(
+                            m, x, ldx: cols, count: tokens, &got, ldy: rows, pool: ThreadPool(threadCount: threads))
+                        if let first {
+                            XCTAssertEqual(
+                                got, first, "\(type) \(rows)×\(cols) tokens \(tokens) \(path.name) \(threads)")
+                        } else {
+                            first = got
+                            for i in 0..<got.count {
+                                // Partial sums of ±30 round to about 2e-6 each; a layout
+                                // mistake would be off by whole terms (about 0.6).
+                                XCTAssertEqual(
+                                    got[i], rowMajor[i], accuracy: 1e-4 + 1e-5 * abs(rowMajor[i]), "\(type) at \(i)")
+                            }
+                        }
+                    }
+                }
+                // One token alone equals its row of the many-token product.
+                if tokens > 1, let first {
+                    for t in [0, tokens - 1] {
+                        var one = [Float](repeating: .nan, count: rows)
+                        MatMul.tokens(m, Array(x[(t * cols)..<((t + 1) * cols)]), ldx: cols, count: 1, &one, ldy: rows)
+                        XCTAssertEqual(one, Array(first[(t * rows)..<((t + 1) * rows)]), "\(type) token \(t)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testOnlyWideMatricesPreferPanels() {
         XCTAssertTrue(WeightMatrix.prefersPanels(type: .f16, rows: 1024, cols: 4096))  // 0.4B FFN value
         XCTAssertTrue(WeightMatrix.prefersPanels(type: .f32, rows: 2048, cols: 8192))
         XCTAssertTrue(WeightMatrix.prefersPanels(type: .bf16, rows: 4096, cols: 16384))
         XCTAssertFalse(WeightMatrix.prefersPanels(type: .f16, rows: 768, cols: 3072))  // x still fits L1
         XCTAssertFalse(WeightMatrix.prefersPanels(type: .f16, rows: 4096, cols: 4096))  // square: left in place
         XCTAssertFalse(WeightMatrix.prefersPanels(type: .f16, rows: 4096, cols: 1024))
-        XCTAssertFalse(WeightMatrix.prefersPanels(type: .q8_0, rows: 1024, cols: 4096))
+        XCTAssertTrue(WeightMatrix.prefersPanels(type: .q8_0, rows: 1024, cols: 4096))
+        XCTAssertFalse(WeightMatrix.prefersPanels(type: .q5_1, rows: 4096, cols: 4096))
+    }
+}
+
+/// A deterministic byte stream (SplitMix64).
+struct SeededBytes {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt8 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return UInt8(truncatingIfNeeded: z ^ (z >> 31))
     }
 }

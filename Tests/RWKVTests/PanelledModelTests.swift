@@ -72,7 +72,7 @@ final class PanelledModelTests: XCTestCase {
     }
 
     func testStepSequenceChunksAndThreadsAgreeBitForBit() throws {
-        for type in [WeightType.f16, .f32] {
+        for type in [WeightType.f16, .f32, .q8_0, .q5_1] {
             let m = try model(type, threads: 1)
             let (stepRows, stepState) = try Fixtures.stepAll(m, tokens)
             var whole = m.initialState()

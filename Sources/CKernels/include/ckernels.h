@@ -140,7 +140,7 @@ typedef struct {
     int ldx;
     float *Y;  ///< [n_tokens][ldy]
     int ldy;
-    /// 0: W is row-major. Otherwise (float types only) W is stored as column panels:
+    /// 0: W is row-major. Otherwise W is stored as column panels (a multiple of 32 columns for the ggml types):
     /// panel p = columns [p·panel_cols, p·panel_cols + width_p) of every row as a
     /// row-major [rows][width_p] matrix, panels one after another (width_p =
     /// panel_cols except for a narrower last panel). Each row's result is the sum of
