@@ -155,10 +155,10 @@ final class PanelTests: XCTestCase {
 
     /// Random blocks of a ggml type with sane scales (d = 0.01, m = −0.05).
     func quantizedBytes(_ type: WeightType, rows: Int, cols: Int, seed: UInt64) -> [UInt8] {
-        var g = SeededBytes(seed: seed)
+        let random = TestWeights.randomBytes(rows * cols / 32 * type.blockBytes, seed: seed)
         var bytes: [UInt8] = []
-        for _ in 0..<(rows * cols / 32) {
-            var b = (0..<type.blockBytes).map { _ in g.next() }
+        for k in 0..<(rows * cols / 32) {
+            var b = Array(random[(k * type.blockBytes)..<((k + 1) * type.blockBytes)])
             withUnsafeBytes(of: Float16(0.01).bitPattern.littleEndian) {
                 b[0] = $0[0]; b[1] = $0[1]
             }
@@ -237,18 +237,5 @@ final class PanelTests: XCTestCase {
         XCTAssertFalse(WeightMatrix.prefersPanels(type: .f16, rows: 4096, cols: 1024))
         XCTAssertTrue(WeightMatrix.prefersPanels(type: .q8_0, rows: 1024, cols: 4096))
         XCTAssertFalse(WeightMatrix.prefersPanels(type: .q5_1, rows: 4096, cols: 4096))
-    }
-}
-
-/// A deterministic byte stream (SplitMix64).
-struct SeededBytes {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt8 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return UInt8(truncatingIfNeeded: z ^ (z >> 31))
     }
 }

@@ -2,6 +2,15 @@
 
 /// Deterministic test weights and inputs shared by the float kernel tests.
 enum TestWeights {
+    /// Deterministic pseudo-random bytes (the high bits of the same generator).
+    static func randomBytes(_ n: Int, seed: UInt64) -> [UInt8] {
+        var s = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return (0..<n).map { _ in
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: s >> 56)
+        }
+    }
+
     /// Deterministic pseudo-random floats in [-1, 1).
     static func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
         var s = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
