@@ -20,10 +20,12 @@
 //
 // Summation order: each panel's partial sum is the usual row-kernel sum over that
 // panel's columns (the order of matmul_float.c), and a row's result is
-// ((P0 + P1) + P2) + … in panel order. Every path (one token, two tokens, tiles,
-// portable) computes the partial sums with its own kernel, which all agree bit for
-// bit, and adds them in the same order, so a panelled product stays independent of
-// the thread count and of how a sequence is cut into chunks.
+// ((P0 + P1) + P2) + … in panel order. On one instruction-set path the one-token,
+// two-token and tiled kernels compute a panel's partial sum bit for bit alike (as
+// they do for whole rows), and the sums are added in the same order whoever runs
+// them, so a panelled product stays independent of the thread count and of how a
+// sequence is cut into chunks. (The float paths differ from each other in the last
+// bits, as they do without panels; the quantized paths agree exactly.)
 #include "ck_internal.h"
 
 #include <math.h>
