@@ -57,6 +57,35 @@ final class PanelledModelTests: XCTestCase {
         XCTAssertEqual(tall.base, UnsafeRawPointer(tallRaw), "used in place")
     }
 
+    /// A quantized wide tensor reads back in row-major order too, block by block (what
+    /// the fingerprint of a Q8_0 or Q5_1 model samples).
+    func testQuantizedPanelsReadBackTheFileBytes() throws {
+        for type in [WeightType.q8_0, .q5_1] {
+            let table = TensorTable(path: "memory", format: .synthetic, owner: self)
+            let rows = 3, cols = 4128
+            let count = type.byteCount(elements: rows * cols)
+            let raw = table.allocate(byteCount: count)
+            let values = (0..<(rows * cols)).map { Float(($0 * 7919) % 1000) / 500 - 1 }
+            type.encode(values, into: raw)
+            let original = [UInt8](UnsafeRawBufferPointer(start: raw, count: count))
+            try table.add(Tensor(name: "wide", shape: [rows, cols], type: type, data: UnsafeRawPointer(raw)))
+            let m = try TensorBinder(table: table).matrix("wide", rows: rows, cols: cols)
+            XCTAssertEqual(m.panelColumns, WeightMatrix.panelWidth, "\(type)")
+            let t = try table.require("wide")
+            let rowBytes = type.byteCount(elements: cols)
+            // Whole, across a panel boundary mid-block, and across a row boundary.
+            for (offset, n) in [(0, count), (type.byteCount(elements: 2048) - 5, 40), (rowBytes - 3, 9)] {
+                t.withRowMajorBytes(at: offset, count: n) {
+                    XCTAssertEqual([UInt8]($0), Array(original[offset..<(offset + n)]), "\(type) at \(offset)")
+                }
+            }
+            let back = t.floats()
+            var rowMajor = [Float](repeating: 0, count: rows * cols)
+            original.withUnsafeBytes { Convert.toFloat32(type, $0.baseAddress!, &rowMajor, count: rows * cols) }
+            XCTAssertEqual(back, rowMajor, "\(type)")
+        }
+    }
+
     /// Written to a file (the writer reads the panels back in row-major order) and
     /// loaded from it (mapped, so copied into panels), the model computes the same.
     func testMappedFileRoundTripGivesTheSameLogits() throws {
