@@ -5,6 +5,7 @@
 
 #include "ckernels.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -210,6 +211,18 @@ void *thread_scratch(int slot, size_t bytes);
 
 /// This thread's scratch for integer activations (thread_scratch's SCRATCH_ACTS).
 static inline void *int_acts_scratch(size_t bytes) { return thread_scratch(SCRATCH_ACTS, bytes); }
+
+/// NaN in rows [lo, hi) of Y for every token: what a product that ran out of memory
+/// returns, rather than stale values.
+static inline void fill_nan_rows(float *Y, int ldy, int n_tokens, int lo, int hi) {
+    for (int t = 0; t < n_tokens; t++)
+        for (int r = lo; r < hi; r++) Y[(size_t)t * ldy + r] = NAN;
+}
+
+/// Rounds X for one call of a quantized product into this thread's scratch (*out).
+/// When memory runs out, fills rows [lo, hi) of Y with NaN and returns 0 (ckernels.c).
+int round_for_call(int dtype, const float *X, int ldx, int cols, int n_tokens, float *Y, int ldy, int lo, int hi,
+                   int_acts *out);
 
 /// Y[t][r] for rows [lo, hi) of a Q8_0 matrix and prepared activations (matmul_q8_0.c).
 void q8_0_rows(const void *W, int cols, const int_acts *A, int n_tokens, float *Y, int ldy, int lo, int hi);

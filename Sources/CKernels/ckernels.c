@@ -186,6 +186,18 @@ void *thread_scratch(int slot, size_t bytes) {
     return mem;
 }
 
+int round_for_call(int dtype, const float *X, int ldx, int cols, int n_tokens, float *Y, int ldy, int lo, int hi,
+                   int_acts *out) {
+    int digits = acts_need_digits(dtype);
+    void *mem = int_acts_scratch(int_acts_bytes(cols, n_tokens, digits));
+    if (!mem) {
+        fill_nan_rows(Y, ldy, n_tokens, lo, hi);
+        return 0;
+    }
+    *out = int_acts_prepare(X, ldx, cols, n_tokens, digits, mem);
+    return 1;
+}
+
 void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
                     int n_tokens, float *Y, int ldy, int row_begin, int row_end) {
     const uint8_t *base = (const uint8_t *)W;
@@ -193,16 +205,9 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
     if (is_quantized(dtype)) {
         // The quantized types run on integer activations (int_activations.c), rounded
         // here for this call; a pool batch rounds them once for all its parts instead.
-        int digits = acts_need_digits(dtype);
-        void *mem = int_acts_scratch(int_acts_bytes(cols, n_tokens, digits));
-        if (!mem) {
-            // Out of memory: NaN outputs rather than stale ones.
-            for (int t = 0; t < n_tokens; t++)
-                for (int r = row_begin; r < row_end; r++) Y[(size_t)t * ldy + r] = NAN;
-            return;
-        }
-        int_acts acts = int_acts_prepare(X, ldx, cols, n_tokens, digits, mem);
-        quant_rows(dtype, W, cols, &acts, n_tokens, Y, ldy, row_begin, row_end);
+        int_acts acts;
+        if (round_for_call(dtype, X, ldx, cols, n_tokens, Y, ldy, row_begin, row_end, &acts))
+            quant_rows(dtype, W, cols, &acts, n_tokens, Y, ldy, row_begin, row_end);
         return;
     }
     size_t row_bytes = (size_t)cols * elem_size(dtype);

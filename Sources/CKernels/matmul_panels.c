@@ -28,8 +28,6 @@
 // bits, as they do without panels; the quantized paths agree exactly.)
 #include "ck_internal.h"
 
-#include <math.h>
-
 // Rows per block: each panel's share of a block is one sequential run (256 rows of
 // 2048 FP16 columns: 1 MiB; blocks of 64 rows read the 0.4B value matrix about 3%
 // slower, of 16 about 10%), and the partial sums of a block for a 64-token chunk
@@ -48,9 +46,7 @@ void panel_rows(const ck_product *m, const int_acts *acts, int n_tokens, int lo,
         int n = e - b;
         float *part = panels > 1 ? thread_scratch(SCRATCH_PANEL_PARTIALS, (size_t)n_tokens * n * sizeof(float)) : NULL;
         if (panels > 1 && !part) {
-            // Out of memory: NaN outputs rather than partial sums.
-            for (int t = 0; t < n_tokens; t++)
-                for (int r = b; r < e; r++) m->Y[(size_t)t * m->ldy + r] = NAN;
+            fill_nan_rows(m->Y, m->ldy, n_tokens, b, e);
             continue;
         }
         for (int p = 0; p < panels; p++) {

@@ -11,7 +11,6 @@
 // parts never share an output, so the results do not depend on the thread count.
 #include "ck_internal.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sched.h>
@@ -262,23 +261,14 @@ enum { MAX_BATCH = 64, STACK_PARTS = 64 };
 static void run_alone(const ck_product *products, int count, int n_tokens) {
     for (int i = 0; i < count; i++) {
         const ck_product *m = &products[i];
-        int panels = m->panel_cols > 0 && m->panel_cols < m->cols;
-        if (is_quantized(m->dtype) && panels) {
-            // A quantized product in panels rounds its inputs here, once for all panels.
-            int digits = acts_need_digits(m->dtype);
-            void *mem = int_acts_scratch(int_acts_bytes(m->cols, n_tokens, digits));
-            if (!mem) {
-                for (int t = 0; t < n_tokens; t++)
-                    for (int r = 0; r < m->rows; r++) m->Y[(size_t)t * m->ldy + r] = NAN;
-                continue;
-            }
-            int_acts acts = int_acts_prepare(m->X, m->ldx, m->cols, n_tokens, digits, mem);
-            panel_rows(m, &acts, n_tokens, 0, m->rows);
-        } else if (is_quantized(m->dtype)) {
-            ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, n_tokens, m->Y, m->ldy, 0, m->rows);
-        } else {
+        if (!is_quantized(m->dtype)) {
             product_rows(m, NULL, n_tokens, 0, m->rows);
+            continue;
         }
+        // One rounding of the inputs serves all the product's rows (and panels).
+        int_acts acts;
+        if (round_for_call(m->dtype, m->X, m->ldx, m->cols, n_tokens, m->Y, m->ldy, 0, m->rows, &acts))
+            product_rows(m, &acts, n_tokens, 0, m->rows);
     }
 }
 
