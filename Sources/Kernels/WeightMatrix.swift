@@ -128,16 +128,22 @@ public struct WeightMatrix: @unchecked Sendable {
         return WeightMatrix(type: type, base: UnsafeRawPointer(dst), rows: rows, cols: cols, panelColumns: panelWidth)
     }
 
+    /// Byte offset from `base` of element (`row`, `column`), `column` a multiple of the
+    /// block size: the one statement of both layouts. In panels, the elements from
+    /// `column` to the end of its panel follow it contiguously.
+    public func byteOffset(row: Int, column: Int) -> Int {
+        guard panelColumns > 0 else { return type.byteCount(elements: row * cols + column) }
+        let start = column / panelColumns * panelColumns
+        let width = min(panelColumns, cols - start)
+        return type.byteCount(elements: start * rows + row * width + column - start)
+    }
+
     /// Copies row `r` into `out[0..<cols]` as float32.
     public func copyRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
-        guard panelColumns > 0 else {
-            Convert.toFloat32(type, base + r * type.byteCount(elements: cols), out, count: cols)
-            return
-        }
-        for start in stride(from: 0, to: cols, by: panelColumns) {
-            let width = min(panelColumns, cols - start)
-            let piece = base + type.byteCount(elements: start * rows) + r * type.byteCount(elements: width)
-            Convert.toFloat32(type, piece, out + start, count: width)
+        let run = panelColumns > 0 ? panelColumns : cols
+        for start in stride(from: 0, to: cols, by: run) {
+            let width = min(run, cols - start)
+            Convert.toFloat32(type, base + byteOffset(row: r, column: start), out + start, count: width)
         }
     }
 }

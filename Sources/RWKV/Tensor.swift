@@ -3,8 +3,8 @@ import Kernels
 /// One named tensor of a model file, viewed in place.
 ///
 /// `shape` is PyTorch's (outermost first), whatever order the file stored the
-/// dimensions in. The data is contiguous row-major, except for the wide float
-/// matrices the binder lays out in column panels for the kernels (`panelColumns`);
+/// dimensions in. The data is contiguous row-major, except for the wide matrices the
+/// binder lays out in column panels for the kernels (`panelColumns`);
 /// `floats()` and `withRowMajorBytes` read those back in row-major order. The memory
 /// belongs to the `TensorTable` (a mapped file or a buffer it owns).
 public struct Tensor: @unchecked Sendable {
@@ -56,17 +56,14 @@ public struct Tensor: @unchecked Sendable {
         guard panelColumns > 0, let cols = shape.last, cols > 0 else {
             return body(UnsafeRawBufferPointer(start: data + offset, count: count))
         }
-        // In units of one element (float types) or one block (ggml types).
-        let unitBytes = type.blockBytes, unit = type.blockSize
-        let (units, panelUnits) = (cols / unit, panelColumns / unit)
-        let rows = self.count / cols
+        let m = WeightMatrix(type: type, base: data, rows: self.count / cols, cols: cols, panelColumns: panelColumns)
+        // Byte by byte, in units of one element (float types) or one block (ggml types).
+        let unitBytes = type.blockBytes, units = cols / type.blockSize
         var bytes = [UInt8](repeating: 0, count: count)
         for i in 0..<count {
             let (u, within) = (offset + i).quotientAndRemainder(dividingBy: unitBytes)
             let (r, c) = u.quotientAndRemainder(dividingBy: units)
-            let start = c / panelUnits * panelUnits
-            let width = min(panelUnits, units - start)
-            let at = (start * rows + r * width + (c - start)) * unitBytes + within
+            let at = m.byteOffset(row: r, column: c * type.blockSize) + within
             bytes[i] = data.load(fromByteOffset: at, as: UInt8.self)
         }
         return bytes.withUnsafeBytes(body)

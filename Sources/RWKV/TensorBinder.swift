@@ -41,23 +41,22 @@ struct TensorBinder {
             return WeightMatrix(type: t.type, base: t.data, rows: rows, cols: cols)
         }
         let bytes = t.type.byteCount(elements: rows * cols)
-        let packed: UnsafeMutableRawPointer
+        let m: WeightMatrix
         if t.owner is OwnedBuffer && !overlapsAnotherTensor(t, bytes: bytes) {
-            packed = UnsafeMutableRawPointer(mutating: t.data)
             let rowMajor = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
             defer { rowMajor.deallocate() }
             rowMajor.copyMemory(from: t.data, byteCount: bytes)
-            _ = WeightMatrix.panelled(t.type, rows: rows, cols: cols, from: rowMajor, into: packed)
+            m = WeightMatrix.panelled(
+                t.type, rows: rows, cols: cols, from: rowMajor, into: UnsafeMutableRawPointer(mutating: t.data))
         } else {
-            packed = table.allocate(byteCount: bytes)
-            _ = WeightMatrix.panelled(t.type, rows: rows, cols: cols, from: t.data, into: packed)
+            m = WeightMatrix.panelled(
+                t.type, rows: rows, cols: cols, from: t.data, into: table.allocate(byteCount: bytes))
             (t.owner as? MappedFile)?.dropPages(t.data, count: bytes)
         }
-        var panelled = Tensor(name: t.name, shape: t.shape, type: t.type, data: UnsafeRawPointer(packed))
-        panelled.panelColumns = WeightMatrix.panelWidth
+        var panelled = Tensor(name: t.name, shape: t.shape, type: t.type, data: m.base)
+        panelled.panelColumns = m.panelColumns
         table.set(panelled)
-        return WeightMatrix(
-            type: t.type, base: UnsafeRawPointer(packed), rows: rows, cols: cols, panelColumns: WeightMatrix.panelWidth)
+        return m
     }
 
     /// True when another tensor of the table views any of `t`'s bytes (format
