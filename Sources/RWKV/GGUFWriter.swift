@@ -165,6 +165,10 @@ public enum GGUFWriter {
                 throw InferenceError("tensor '\(t.name)' has no GGUF counterpart")
             }
             let stem = "blk.\(n)."
+            // Layer 0's v0/v1/v2 are unused dummies where a checkpoint has them, and their
+            // rank (the value LoRA's) is not the one llama.cpp checks them against (the a
+            // LoRA's); like its converter, write copies of a0/a1/a2 there instead (below).
+            if arch == "rwkv7", n == 0, ["att.v0", "att.v1", "att.v2"].contains(rest) { continue }
             if let name = blockNames[rest] {
                 // Output and value weights divided by 2^(n / rescaleEvery), as llama.cpp's converter does.
                 let scale: Float =
@@ -183,9 +187,9 @@ public enum GGUFWriter {
                     Record(
                         name: stem + name, shape: [cols, rows], type: .f32,
                         values: { RWKVCppWriter.transpose(t.floats(), rows, cols) }))
-                // llama.cpp expects v0/v1/v2 on every layer; layer 0 has no use for them,
-                // so checkpoints without them get copies of a0/a1/a2, as its converter writes.
-                if arch == "rwkv7", n == 0, ["att.a1", "att.a2"].contains(rest), table["blocks.0.att.v1"] == nil {
+                // llama.cpp expects v0/v1/v2 on every layer, shaped like a0/a1/a2 on layer 0,
+                // which has no use for them: copies of a0/a1/a2, as its converter writes.
+                if arch == "rwkv7", n == 0, ["att.a1", "att.a2"].contains(rest) {
                     out.append(
                         Record(
                             name: stem + name.replacingOccurrences(of: "_a", with: "_v"), shape: [cols, rows],
@@ -209,7 +213,7 @@ public enum GGUFWriter {
             } else {
                 throw InferenceError("tensor '\(t.name)' has no GGUF counterpart")
             }
-            if arch == "rwkv7", n == 0, rest == "att.a0", table["blocks.0.att.v0"] == nil {
+            if arch == "rwkv7", n == 0, rest == "att.a0" {
                 out.append(Record(name: stem + "time_mix_v0.weight", shape: [t.count], type: .f32, values: t.floats))
             }
         }

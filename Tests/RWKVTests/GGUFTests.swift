@@ -99,6 +99,32 @@ final class GGUFTests: XCTestCase {
         XCTAssertLessThanOrEqual(abs(sum), 0.001 * 1.05)
     }
 
+    /// Layer 0 of an RWKV-7 GGUF holds copies of a0/a1/a2 as v0/v1/v2, llama.cpp's layout, even
+    /// when the checkpoint has its own (unused) layer-0 v tensors of another rank.
+    func testLayerZeroValueLoRAIsWrittenAsCopiesOfTheALoRA() throws {
+        // A small model whose v LoRA rank (8) differs from its a LoRA rank (16), with v0/v1/v2 on
+        // layer 0 as BlinkDL's checkpoints have them.
+        let shape = SyntheticModel.Shape(name: "ranks-test", layers: 2, embedding: 128, ranks: (16, 16, 8, 32))
+        let source = try SyntheticModel.make(shape, type: .f32, threads: 1, vocabulary: 256)
+        XCTAssertEqual(source.tensors["blocks.0.att.v1"]?.shape, [128, 8])
+        let out = dir.appendingPathComponent("ranks.gguf").path
+        try GGUFWriter.write(source, to: out, type: .f32)
+        let table = try GGUFFile.read(MappedFile(path: out))
+        for (v, a) in [("v0", "a0"), ("v1", "a1"), ("v2", "a2")] {
+            let written = try XCTUnwrap(table["blocks.0.att.\(v)"], v)
+            let copy = try XCTUnwrap(table["blocks.0.att.\(a)"], a)
+            XCTAssertEqual(written.count, copy.count, "layer 0 \(v) has a's size")
+            // A Bool, so that a failure prints one line rather than both arrays.
+            XCTAssertTrue(written.floats() == copy.floats(), "layer 0 \(v) holds a copy of \(a)")
+        }
+        XCTAssertTrue(
+            table["blocks.1.att.v1"]?.floats() == source.tensors["blocks.1.att.v1"]?.floats(), "layer 1 v1 unchanged")
+        // Layer 0 never reads them, so the file still gives the source's logits bit for bit.
+        let prompt = [1, 200, 37, 5, 99]
+        XCTAssertEqual(
+            try Fixtures.stepAll(Model.load(path: out), prompt).logits, try Fixtures.stepAll(source, prompt).logits)
+    }
+
     // MARK: - The vocabulary inside the file
 
     func testEscapingMatchesPythonRepr() {
