@@ -326,6 +326,9 @@ int host_has_avx2(void);
 /// 1 when the host has AVX-512 F, VL and BW (ckernels.c).
 int host_has_avx512(void);
 
+/// How far ahead the one-token kernels prefetch weights when ck_row_prefetch() is on (matmul_float.c).
+enum { ROW_PREFETCH_BYTES = 1024 };
+
 /// One row of a float type for n_tokens tokens, two tokens per weight load (matmul_float.c).
 void dot_rows_avx2(int dtype, const uint8_t *row, int cols, const float *X, int ldx, int n_tokens, float *Y,
                    int ldy, int r);

@@ -139,6 +139,26 @@ int ck_has_avx512(void) {
 #endif
 }
 
+// -1: the host's default; 0 or 1: forced by ck_force_row_prefetch.
+static int g_row_prefetch_mode = -1;
+
+int ck_row_prefetch(void) {
+#if CK_HAVE_AVX2_PATH
+    if (!ck_active_isa()) return 0;
+    if (g_row_prefetch_mode >= 0) return g_row_prefetch_mode;
+    // Measured on a Zen 2 host without AVX-512 (one core streams about 15 GB/s): the
+    // hardware prefetchers alone left the fp16 row kernel at 0.80-0.86 of the probe,
+    // and prefetching 1 KiB ahead brought it to the probe. On the AVX-512 host of
+    // 2026-11-29 (about 33 GB/s a core) software prefetch was slower, so it stays off
+    // there (DECISIONS.md, 2026-12-03).
+    return !host_has_avx512();
+#else
+    return 0;
+#endif
+}
+
+void ck_force_row_prefetch(int mode) { g_row_prefetch_mode = mode < 0 ? -1 : mode != 0; }
+
 float ck_half_table[65536];
 
 static void fill_half_table(void) {

@@ -39,13 +39,22 @@ void dot_rows_portable(int dtype, const uint8_t *row, int cols, const float *X, 
 
 #if CK_X86_SIMD
 
+// ROW_PREFETCH_BYTES (ck_internal.h), how far ahead the one-token kernels prefetch
+// 2-byte weights when ck_row_prefetch() is on, is 1 KiB, sixteen lines. Measured on the Zen 2 host (a 768-column FP16 stream,
+// T0 hint): 512 bytes ahead gained less, 2 KiB lost against no prefetch at all, and
+// the T1 and NTA hints were no better than T0. FP32 rows (two prefetches per 32
+// elements) were slower with it at both distances tried, 1 and 2 KiB, so they go
+// without. Q8_0 rows use the same distance (matmul_q8_0.c).
 // One row's 8-lane vector (acc0 + acc1) + (acc2 + acc3) for one token: the reference
-// order, which dot_rows_avx2 keeps for each of two tokens.
+// order, which dot_rows_avx2 keeps for each of two tokens. With `prefetch` (a 2-byte
+// type), each 32-element step also prefetches the line ROW_PREFETCH_BYTES ahead; a
+// prefetch past the end of the matrix is only a hint and cannot fault.
 __attribute__((always_inline)) AVX2_TARGET static inline __m256 row_vector(int dtype, const uint8_t *row, int cols,
-                                                                           const float *x) {
+                                                                           const float *x, int prefetch) {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     int i = 0;
     for (; i + 32 <= cols; i += 32) {
+        if (prefetch) _mm_prefetch((const char *)row + 2 * (size_t)i + ROW_PREFETCH_BYTES, _MM_HINT_T0);
         a0 = _mm256_fmadd_ps(load8(dtype, row, i), _mm256_loadu_ps(x + i), a0);
         a1 = _mm256_fmadd_ps(load8(dtype, row, i + 8), _mm256_loadu_ps(x + i + 8), a1);
         a2 = _mm256_fmadd_ps(load8(dtype, row, i + 16), _mm256_loadu_ps(x + i + 16), a2);
@@ -90,7 +99,7 @@ AVX2_TARGET void dot_rows_avx2(int dtype, const uint8_t *row, int cols, const fl
     }
     for (; t < n_tokens; t++) {
         const float *x0 = X + (size_t)t * ldx;
-        Y[(size_t)t * ldy + r] = hsum8(row_vector(dtype, row, cols, x0)) + tail_dot(dtype, row, cols & ~7, cols, x0);
+        Y[(size_t)t * ldy + r] = hsum8(row_vector(dtype, row, cols, x0, 0)) + tail_dot(dtype, row, cols & ~7, cols, x0);
     }
 }
 
@@ -119,31 +128,38 @@ __attribute__((always_inline)) AVX2_TARGET static inline void store_quad(int dty
 // y[r] for rows [lo, hi) of one token; bit-identical to dot_rows_avx2 with n_tokens = 1.
 __attribute__((always_inline)) AVX2_TARGET static inline void vector_rows_impl(int dtype, const uint8_t *base,
                                                                                size_t row_bytes, int cols, const float *x,
-                                                                               float *y, int lo, int hi) {
+                                                                               float *y, int lo, int hi, int prefetch) {
     int tail_at = cols & ~7;
     int r = lo;
     for (; r + 4 <= hi; r += 4) {
         const uint8_t *row = base + (size_t)r * row_bytes;
-        __m256 v0 = row_vector(dtype, row, cols, x);
-        __m256 v1 = row_vector(dtype, row + row_bytes, cols, x);
-        __m256 v2 = row_vector(dtype, row + 2 * row_bytes, cols, x);
-        __m256 v3 = row_vector(dtype, row + 3 * row_bytes, cols, x);
+        __m256 v0 = row_vector(dtype, row, cols, x, prefetch);
+        __m256 v1 = row_vector(dtype, row + row_bytes, cols, x, prefetch);
+        __m256 v2 = row_vector(dtype, row + 2 * row_bytes, cols, x, prefetch);
+        __m256 v3 = row_vector(dtype, row + 3 * row_bytes, cols, x, prefetch);
         store_quad(dtype, v0, v1, v2, v3, row, row_bytes, tail_at, cols, x, y + r);
     }
     for (; r < hi; r++) {
         const uint8_t *row = base + (size_t)r * row_bytes;
-        y[r] = hsum8(row_vector(dtype, row, cols, x)) + tail_dot(dtype, row, tail_at, cols, x);
+        y[r] = hsum8(row_vector(dtype, row, cols, x, prefetch)) + tail_dot(dtype, row, tail_at, cols, x);
     }
 }
 
 AVX2_TARGET void vector_rows_f32(const uint8_t *b, size_t rb, int cols, const float *x, float *y, int lo, int hi) {
-    vector_rows_impl(CK_F32, b, rb, cols, x, y, lo, hi);
+    vector_rows_impl(CK_F32, b, rb, cols, x, y, lo, hi, 0);
 }
+// The prefetch is chosen once per call, so each loop is compiled with or without it.
 AVX2_TARGET void vector_rows_f16(const uint8_t *b, size_t rb, int cols, const float *x, float *y, int lo, int hi) {
-    vector_rows_impl(CK_F16, b, rb, cols, x, y, lo, hi);
+    if (ck_row_prefetch())
+        vector_rows_impl(CK_F16, b, rb, cols, x, y, lo, hi, 1);
+    else
+        vector_rows_impl(CK_F16, b, rb, cols, x, y, lo, hi, 0);
 }
 AVX2_TARGET void vector_rows_bf16(const uint8_t *b, size_t rb, int cols, const float *x, float *y, int lo, int hi) {
-    vector_rows_impl(CK_BF16, b, rb, cols, x, y, lo, hi);
+    if (ck_row_prefetch())
+        vector_rows_impl(CK_BF16, b, rb, cols, x, y, lo, hi, 1);
+    else
+        vector_rows_impl(CK_BF16, b, rb, cols, x, y, lo, hi, 0);
 }
 
 // ---- many tokens: register tiles (prefill)

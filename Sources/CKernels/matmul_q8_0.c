@@ -67,12 +67,17 @@ enum { Q8_TOKEN_GROUP = 8 };
         hi = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1_), d_, hi);                                        \
     } while (0)
 
-// One token, one row: u, whose hsum8 times s_t is the output.
-AVX2_TARGET static inline __m256 row_vector_avx2(const uint8_t *row, int blocks, const int16_t *a) {
+// One token, one row: u, whose hsum8 times s_t is the output. With `prefetch`, each
+// pair of blocks (68 bytes) also prefetches ROW_PREFETCH_BYTES ahead, as the fp16 row
+// kernel does (matmul_float.c; the lines the 4-byte lag skips now and then are the
+// hardware prefetcher's).
+__attribute__((always_inline)) AVX2_TARGET static inline __m256 row_vector_avx2(const uint8_t *row, int blocks,
+                                                                                const int16_t *a, int prefetch) {
     __m256 e_lo = _mm256_setzero_ps(), e_hi = _mm256_setzero_ps();
     __m256 o_lo = _mm256_setzero_ps(), o_hi = _mm256_setzero_ps();
     int k = 0;
     for (; k + 2 <= blocks; k += 2) {
+        if (prefetch) _mm_prefetch((const char *)row + (size_t)k * 34 + ROW_PREFETCH_BYTES, _MM_HINT_T0);
         Q8_BLOCK_AVX2(row + (size_t)k * 34, a + 32 * k, e_lo, e_hi);
         Q8_BLOCK_AVX2(row + (size_t)(k + 1) * 34, a + 32 * k + 32, o_lo, o_hi);
     }
@@ -175,7 +180,10 @@ __attribute__((always_inline)) AVX512_TARGET static inline void row_tokens512(in
         }                                                                                                       \
         for (; r < hi; r++) y[r] = hsum8(ROW_VECTOR(base + (size_t)r * row_bytes, blocks, a)) * s;              \
     }
-VECTOR_ROWS(vector_rows_avx2, AVX2_TARGET, row_vector_avx2)
+#define ROW_VECTOR_AVX2_PF(row, blocks, a) row_vector_avx2(row, blocks, a, 1)
+#define ROW_VECTOR_AVX2(row, blocks, a) row_vector_avx2(row, blocks, a, 0)
+VECTOR_ROWS(vector_rows_avx2_pf, AVX2_TARGET, ROW_VECTOR_AVX2_PF)
+VECTOR_ROWS(vector_rows_avx2, AVX2_TARGET, ROW_VECTOR_AVX2)
 VECTOR_ROWS(vector_rows512, AVX512_TARGET, row_vector512)
 
 // Many tokens over rows [lo, hi), tokens in groups of Q8_TOKEN_GROUP (the last narrower).
@@ -208,6 +216,8 @@ void q8_0_rows(const void *W, int cols, const int_acts *A, int n_tokens, float *
         if (n_tokens == 1) {
             if (avx512)
                 vector_rows512(base, row_bytes, cols / 32, A->a, A->s[0], Y, lo, hi);
+            else if (ck_row_prefetch())
+                vector_rows_avx2_pf(base, row_bytes, cols / 32, A->a, A->s[0], Y, lo, hi);
             else
                 vector_rows_avx2(base, row_bytes, cols / 32, A->a, A->s[0], Y, lo, hi);
         } else if (avx512) {

@@ -20,6 +20,13 @@ public enum MatMul {
     /// True when the kernels run their AVX-512 variants (the host has them and they are not forced off).
     public static var hasAVX512: Bool { ck_has_avx512() == 1 }
 
+    /// True when the one-token fp16, bf16 and Q8_0 kernels prefetch their weights in software
+    /// (by default on hosts without AVX-512; it changes only the time, never a result).
+    public static var rowPrefetch: Bool { ck_row_prefetch() == 1 }
+
+    /// Turns that prefetch on or off, or (nil) back to the host's default. For tests and `bench --prefetch`.
+    public static func forceRowPrefetch(_ on: Bool?) { ck_force_row_prefetch(on.map { $0 ? 1 : 0 } ?? -1) }
+
     /// For tests: pool workers start each batch 5 ms late, so the calling thread has to take their rows.
     static func delayWorkersForTesting(_ on: Bool) { ck_pool_test_delay_workers(on ? 1 : 0) }
 

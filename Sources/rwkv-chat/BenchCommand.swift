@@ -31,6 +31,10 @@ struct BenchCommand: ParsableCommand {
         name: .long,
         help: "Kernels: auto, avx2 (without the AVX-512 variants) or portable, to compare the paths on one machine.")
     var kernels: String = "auto"
+    @Option(
+        name: .long,
+        help: "Software prefetch in the one-token fp16/bf16/Q8_0 kernels: auto (the host's default), on or off.")
+    var prefetch: String = "auto"
     @Option(name: .long, help: "Generated tokens timed in each round.") var tokens: Int = 32
     @Option(name: .long, help: "Prompt length for prefill.") var prefill: Int = 512
     @Option(name: .long, help: "Repetitions of each measurement.") var repeats: Int = 3
@@ -56,6 +60,9 @@ struct BenchCommand: ParsableCommand {
         guard ["auto", "avx2", "portable"].contains(kernels) else {
             throw ValidationError("--kernels must be auto, avx2 or portable, not '\(kernels)'")
         }
+        guard ["auto", "on", "off"].contains(prefetch) else {
+            throw ValidationError("--prefetch must be auto, on or off, not '\(prefetch)'")
+        }
         guard tokens >= 1, repeats >= 1, prefill >= 1, threads >= 1 else {
             throw ValidationError("--tokens, --repeats, --prefill and --threads must be at least 1")
         }
@@ -68,7 +75,10 @@ struct BenchCommand: ParsableCommand {
         }
         MatMul.forceAVX2(kernels == "avx2")
         MatMul.forcePortable(kernels == "portable")
-        var out: [String: Any] = ["threads": threads, "kernels": MatMul.activePath]
+        MatMul.forceRowPrefetch(prefetch == "auto" ? nil : prefetch == "on")
+        var out: [String: Any] = [
+            "threads": threads, "kernels": MatMul.activePath, "row_prefetch": MatMul.rowPrefetch,
+        ]
         let loadStart = Date()
         let m: Model
         if let synthetic {

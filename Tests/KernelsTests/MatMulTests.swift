@@ -64,11 +64,19 @@ final class MatMulTests: XCTestCase {
     }
 
     func testOneTokenEqualsManyTokensBitForBit() {
+        // The one-token kernels, with and without their software prefetch, against the
+        // many-token tiles (which never prefetch).
         for forceAVX2 in [false, true] {
-            MatMul.forceAVX2(forceAVX2)
-            defer { MatMul.forceAVX2(false) }
-            oneTokenEqualsManyTokens(count: 7)
-            oneTokenEqualsManyTokens(count: 53)
+            for prefetch in [false, true] {
+                MatMul.forceAVX2(forceAVX2)
+                MatMul.forceRowPrefetch(prefetch)
+                defer {
+                    MatMul.forceAVX2(false)
+                    MatMul.forceRowPrefetch(nil)
+                }
+                oneTokenEqualsManyTokens(count: 7)
+                oneTokenEqualsManyTokens(count: 53)
+            }
         }
     }
 

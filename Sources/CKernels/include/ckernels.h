@@ -60,6 +60,14 @@ void ck_force_avx2(int on);
 /// ck_force_avx2 nor ck_force_portable is on), else 0.
 int ck_has_avx512(void);
 
+/// 1 when the one-token kernels over fp16, bf16 and Q8_0 rows prefetch their weights in software
+/// (by default on hosts without AVX-512, where it was measured faster), else 0.
+int ck_row_prefetch(void);
+
+/// Turns that prefetch on (1), off (0) or back to the host's default (-1). It never changes a
+/// result, only the time. For tests and benchmarks.
+void ck_force_row_prefetch(int mode);
+
 /// Y[t][r] = sum_i W[r][i] * X[t][i] for rows r in [row_begin, row_end) and tokens t in [0, n_tokens).
 ///
 /// W: [rows][cols] in `dtype`, row-major, rows contiguous, any alignment.
