@@ -101,7 +101,15 @@ enum GGUFLayout {
                 table.replace(t.name, with: [t.renamed(stem + name, shape: [1, 1, t.count])])
             } else if let name = r.transposed[rest] {
                 guard t.shape.count == 2 else { throw badShape(table, t, "a matrix") }
-                table.replace(t.name, with: [table.transposedFloat32(t).renamed(stem + name)])
+                // Float32 factors stay where the file has them, marked as stored
+                // transposed; other types are converted into a transposed copy.
+                if t.type == .f32 {
+                    var view = t.renamed(stem + name, shape: [t.shape[1], t.shape[0]])
+                    view.storedTransposed = true
+                    table.replace(t.name, with: [view])
+                } else {
+                    table.replace(t.name, with: [table.transposedFloat32(t).renamed(stem + name)])
+                }
             } else if let name = r.perHead[rest] {
                 guard headSize > 0, t.count % headSize == 0 else { throw badShape(table, t, "heads of \(headSize)") }
                 table.replace(t.name, with: [t.renamed(stem + name, shape: [t.count / headSize, headSize])])

@@ -4,8 +4,9 @@ import Kernels
 ///
 /// `shape` is PyTorch's (outermost first), whatever order the file stored the
 /// dimensions in. The data is contiguous row-major, except for the wide matrices the
-/// binder lays out in column panels for the kernels (`panelColumns`);
-/// `floats()` and `withRowMajorBytes` read those back in row-major order. The memory
+/// binder lays out in column panels for the kernels (`panelColumns`) and the float32
+/// matrices a file stores transposed (`storedTransposed`); `floats()` and
+/// `withRowMajorBytes` read both back in row-major order. The memory
 /// belongs to the `TensorTable` (a mapped file or a buffer it owns).
 public struct Tensor: @unchecked Sendable {
     /// Canonical name, as in BlinkDL checkpoints (`blocks.3.att.key.weight`).
@@ -22,6 +23,11 @@ public struct Tensor: @unchecked Sendable {
     /// Columns per panel when the data is laid out in column panels
     /// (`WeightMatrix.panelled`), or 0 when it is row-major.
     public internal(set) var panelColumns = 0
+    /// True when `data` holds the row-major `[shape[1], shape[0]]` transpose of this 2-D
+    /// float32 tensor: GGUF stores the RWKV-7 LoRA factors as `(out, in)`, the layout
+    /// the row kernel runs, so the binder uses them in place instead of transposing
+    /// them to the checkpoint's `(in, out)` and back.
+    public internal(set) var storedTransposed = false
 
     /// Number of elements.
     public var count: Int { shape.reduce(1, *) }
@@ -39,6 +45,14 @@ public struct Tensor: @unchecked Sendable {
 
     /// All elements as float32 (a copy), in row-major order.
     public func floats() -> [Float] {
+        if storedTransposed {
+            let rows = shape[0], cols = shape[1]
+            return [Float](unsafeUninitializedCapacity: count) { buf, n in
+                // The stored matrix is [cols, rows]; its transpose is this tensor.
+                Transpose.copy(data, rows: cols, cols: rows, into: buf.baseAddress!)
+                n = count
+            }
+        }
         guard panelColumns > 0, let cols = shape.last, cols > 0 else {
             return Convert.toFloat32Array(type, data, count: count)
         }
@@ -50,9 +64,28 @@ public struct Tensor: @unchecked Sendable {
         }
     }
 
+    /// Calls `body` with the elements as row-major float32 bytes: the tensor's own
+    /// bytes when it is float32 and not in panels (no copy; possibly unaligned), else a
+    /// converted copy (`floats()`).
+    func withFloat32Bytes<R>(_ body: (UnsafeRawPointer) -> R) -> R {
+        if type == .f32 && panelColumns == 0 && !storedTransposed { return body(data) }
+        return floats().withUnsafeBytes { body($0.baseAddress!) }
+    }
+
     /// Calls `body` with `count` bytes of the row-major data from byte `offset`
     /// (gathered from the panels when the data is laid out in panels).
     func withRowMajorBytes<R>(at offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if storedTransposed {
+            // Element (r, c) of this [rows, cols] tensor is stored at c · rows + r.
+            let rows = shape[0], cols = shape[1]
+            var bytes = [UInt8](repeating: 0, count: count)
+            for i in 0..<count {
+                let (e, within) = (offset + i).quotientAndRemainder(dividingBy: 4)
+                let (r, c) = e.quotientAndRemainder(dividingBy: cols)
+                bytes[i] = data.load(fromByteOffset: (c * rows + r) * 4 + within, as: UInt8.self)
+            }
+            return bytes.withUnsafeBytes(body)
+        }
         guard panelColumns > 0, let cols = shape.last, cols > 0 else {
             return body(UnsafeRawBufferPointer(start: data + offset, count: count))
         }

@@ -30,7 +30,15 @@ struct TensorBinder {
     /// are held once. The table's tensor then describes the panels, and `floats()`
     /// still reads it in row-major order.
     func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
-        let t = try table.require(name)
+        var t = try table.require(name)
+        if t.storedTransposed {
+            // Only LoRA factors are stored transposed, and they are bound through
+            // transposed(); a matrix bound as-is needs its row-major copy.
+            var stored = Tensor(name: t.name, shape: [t.shape[1], t.shape[0]], type: t.type, data: t.data)
+            stored.owner = t.owner
+            t = table.transposedFloat32(stored)
+            table.set(t)
+        }
         guard t.squeezedShape == [rows, cols] || t.shape == [rows, cols] else {
             throw shapeError(t, "[\(rows), \(cols)]")
         }
@@ -76,24 +84,20 @@ struct TensorBinder {
     func transposed(_ name: String, inputs: Int, outputs: Int) throws -> WeightMatrix {
         let t = try table.require(name)
         guard t.shape == [inputs, outputs] else { throw shapeError(t, "[\(inputs), \(outputs)]") }
+        if t.storedTransposed {
+            // Already [outputs, inputs] in memory (a GGUF factor): used in place.
+            return WeightMatrix(type: t.type, base: t.data, rows: outputs, cols: inputs)
+        }
         if t.type == .f16 || t.type == .bf16 {
-            let src = t.data
             let raw = table.allocate(byteCount: inputs * outputs * 2)
             let dst = raw.bindMemory(to: UInt16.self, capacity: inputs * outputs)
-            for i in 0..<inputs {
-                // Mapped tensors may sit at odd offsets, so the source is read unaligned.
-                for o in 0..<outputs {
-                    dst[o * inputs + i] = src.loadUnaligned(fromByteOffset: 2 * (i * outputs + o), as: UInt16.self)
-                }
-            }
+            // Mapped tensors may sit at odd offsets; Transpose reads its source unaligned.
+            Transpose.copy(t.data, rows: inputs, cols: outputs, into: dst)
             return WeightMatrix(type: t.type, base: UnsafeRawPointer(raw), rows: outputs, cols: inputs)
         }
-        let src = t.floats()
         let raw = table.allocate(byteCount: inputs * outputs * 4)
         let dst = raw.bindMemory(to: Float.self, capacity: inputs * outputs)
-        for i in 0..<inputs {
-            for o in 0..<outputs { dst[o * inputs + i] = src[i * outputs + o] }
-        }
+        t.withFloat32Bytes { Transpose.copy($0, rows: inputs, cols: outputs, into: dst) }
         return WeightMatrix(type: .f32, base: UnsafeRawPointer(raw), rows: outputs, cols: inputs)
     }
 

@@ -125,6 +125,38 @@ final class GGUFTests: XCTestCase {
             try Fixtures.stepAll(Model.load(path: out), prompt).logits, try Fixtures.stepAll(source, prompt).logits)
     }
 
+    /// GGUF's float32 LoRA factors are used where the file has them (stored transposed),
+    /// and read back in the checkpoint's order by `floats()`, `withRowMajorBytes` (the
+    /// fingerprint) and the writers.
+    func testFloat32LoRAFactorsAreUsedInPlaceAndReadBackInCheckpointOrder() throws {
+        let source = try Model.load(path: Fixtures.own("tiny7.fp32.pth"))
+        let out = dir.appendingPathComponent("lora.gguf").path
+        try GGUFWriter.write(source, to: out, type: .f16)
+        let m = try Model.load(path: out)
+        var checked = 0
+        for name in ["w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2"].map({ "blocks.1.att.\($0)" }) {
+            let got = try XCTUnwrap(m.tensors[name], name), want = try XCTUnwrap(source.tensors[name], name)
+            XCTAssertTrue(got.storedTransposed, "\(name) is used in place")
+            XCTAssertEqual(got.shape, want.shape, name)
+            XCTAssertTrue(got.floats() == want.floats(), "\(name) reads back in checkpoint order")
+            let bytes = want.floats().withUnsafeBytes { Array($0) }
+            // A range that starts and ends inside elements, as the fingerprint's samples may.
+            let (from, count) = (6, bytes.count - 13)
+            got.withRowMajorBytes(at: from, count: count) {
+                XCTAssertTrue(Array($0) == Array(bytes[from..<(from + count)]), "\(name) row-major bytes")
+            }
+            checked += 1
+        }
+        XCTAssertEqual(checked, 8)
+        // Written again from the loaded file, the factors go back to the file's layout.
+        let again = dir.appendingPathComponent("lora2.gguf").path
+        try GGUFWriter.write(m, to: again, type: .f16)
+        XCTAssertEqual(
+            try Fixtures.stepAll(Model.load(path: again), Fixtures.tokens).logits,
+            try Fixtures.stepAll(m, Fixtures.tokens).logits)
+        XCTAssertEqual(try Model.load(path: again).fingerprint, m.fingerprint, "same file contents, same fingerprint")
+    }
+
     // MARK: - The vocabulary inside the file
 
     func testEscapingMatchesPythonRepr() {

@@ -47,6 +47,10 @@ int ck_block_size(int dtype);
 /// Converts n elements of `dtype` (n a multiple of the block size) to float32, exactly as ggml dequantizes.
 void ck_dequantize(int dtype, const void *src, float *dst, size_t n);
 
+/// dst[c * rows + r] = src[r * cols + c] for a row-major [rows, cols] source of `elem_size`-byte
+/// elements (2 or 4), read unaligned; dst must not overlap src. Cache-blocked (transpose.c).
+void ck_transpose(const void *src, size_t rows, size_t cols, size_t elem_size, void *dst);
+
 /// Which code path the kernels run on this host: 0 portable, 1 AVX2+FMA+F16C (see ck_has_avx512).
 int ck_active_isa(void);
 
