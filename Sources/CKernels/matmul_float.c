@@ -229,9 +229,19 @@ __attribute__((always_inline)) AVX2_TARGET static inline void tile_impl(int dtyp
     }
 }
 
-// Tokens are taken in blocks whose activations stay in L2 while every row tile of
-// the range passes over them; each row tile's weights stay in L1 across the block.
-enum { TILE_TOKEN_BLOCK = 48 };
+// Two loop orders around the same tiles (each output is still one tile's sum, so the
+// order changes nothing but the time):
+// - by token block (AVX-512): tokens in blocks of TILE_TOKEN_BLOCK whose activations
+//   stay in L2 while every row tile of the range passes over them, each row tile's
+//   weights staying in L1 across the block;
+// - by row block (AVX2): rows in blocks of about TILE_ROW_BLOCK_BYTES of weights,
+//   which stay in L2 while each T-token tile of activations, in L1, meets every row
+//   tile of the block. On the Zen 2 host (32 KiB L1, 512 KiB L2) this order ran a
+//   512-token fp16 product 5-13% faster (3072 x 768: 53-55 -> 58-60 GFLOP/s; 768 x
+//   768: 58-59 -> 59-61; 780 x 3072: 40 -> 43), since each weight that reaches L1
+//   serves four tokens while each activation served three rows. It was not measured
+//   on an AVX-512 host, whose tiles keep the first order.
+enum { TILE_TOKEN_BLOCK = 48, TILE_ROW_BLOCK_BYTES = 160 << 10 };
 
 #define TILE_CALL(R, T)                                                                         \
     do {                                                                                        \
@@ -245,30 +255,41 @@ enum { TILE_TOKEN_BLOCK = 48 };
 
 // Rows [lo, returned) for all tokens: whole T-token tiles, then one narrower tile
 // for the tokens left over. The caller runs the leftover rows (fewer than R).
-#define TILED_ROWS(NAME, TARGET, R, T)                                                                          \
-    TARGET int NAME(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,  \
-                           int n_tokens, float *Y, int ldy, int lo, int hi) {                                   \
+// BY_ROW_BLOCK picks the loop order above: row blocks of TILE_ROW_BLOCK_BYTES with
+// token blocks of one tile, or one row block with token blocks of TILE_TOKEN_BLOCK.
+#define TILED_ROWS(NAME, TARGET, R, T, BY_ROW_BLOCK)                                                            \
+    TARGET int NAME(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,         \
+                    int n_tokens, float *Y, int ldy, int lo, int hi) {                                          \
         int rows_done = lo + (hi - lo) / (R) * (R);                                                             \
         int tokens_done = n_tokens / (T) * (T);                                                                 \
-        for (int t0 = 0; t0 < n_tokens; t0 += TILE_TOKEN_BLOCK) {                                                \
-            int t1 = t0 + TILE_TOKEN_BLOCK < n_tokens ? t0 + TILE_TOKEN_BLOCK : n_tokens;                        \
-            for (int r = lo; r < rows_done; r += (R)) {                                                         \
-                const uint8_t *row = base + (size_t)r * row_bytes;                                              \
-                int t = t0;                                                                                     \
-                for (; t + (T) <= t1 && t < tokens_done; t += (T)) {                                            \
-                    const float *x = X + (size_t)t * ldx;                                                       \
-                    float *y = Y + (size_t)t * ldy;                                                             \
-                    TILE_CALL(R, T);                                                                            \
-                }                                                                                               \
-                if (t < t1) {                                                                                   \
-                    const float *x = X + (size_t)t * ldx;                                                       \
-                    float *y = Y + (size_t)t * ldy;                                                             \
-                    switch (t1 - t) {                                                                           \
-                    case 1: TILE_CALL(R, 1); break;                                                             \
-                    case 2: TILE_CALL(R, 2); break;                                                             \
-                    case 3: TILE_CALL(R, 3); break;                                                             \
-                    case 4: TILE_CALL(R, (T) > 4 ? 4 : 1); break;                                               \
-                    default: TILE_CALL(R, (T) > 5 ? 5 : 1); break;                                              \
+        int row_block = rows_done - lo, token_block = TILE_TOKEN_BLOCK;                                         \
+        if (BY_ROW_BLOCK) {                                                                                     \
+            size_t fit = TILE_ROW_BLOCK_BYTES / row_bytes / (R) * (R);                                         \
+            row_block = fit < (R) ? (R) : fit < (size_t)row_block ? (int)fit : row_block;                       \
+            token_block = (T);                                                                                  \
+        }                                                                                                       \
+        for (int r0 = lo; r0 < rows_done; r0 += row_block) {                                                    \
+            int r1 = r0 + row_block < rows_done ? r0 + row_block : rows_done;                                   \
+            for (int t0 = 0; t0 < n_tokens; t0 += token_block) {                                                \
+                int t1 = t0 + token_block < n_tokens ? t0 + token_block : n_tokens;                             \
+                for (int r = r0; r < r1; r += (R)) {                                                            \
+                    const uint8_t *row = base + (size_t)r * row_bytes;                                          \
+                    int t = t0;                                                                                 \
+                    for (; t + (T) <= t1 && t < tokens_done; t += (T)) {                                        \
+                        const float *x = X + (size_t)t * ldx;                                                   \
+                        float *y = Y + (size_t)t * ldy;                                                         \
+                        TILE_CALL(R, T);                                                                        \
+                    }                                                                                           \
+                    if (t < t1) {                                                                               \
+                        const float *x = X + (size_t)t * ldx;                                                   \
+                        float *y = Y + (size_t)t * ldy;                                                         \
+                        switch (t1 - t) {                                                                       \
+                        case 1: TILE_CALL(R, 1); break;                                                         \
+                        case 2: TILE_CALL(R, 2); break;                                                         \
+                        case 3: TILE_CALL(R, 3); break;                                                         \
+                        case 4: TILE_CALL(R, (T) > 4 ? 4 : 1); break;                                           \
+                        default: TILE_CALL(R, (T) > 5 ? 5 : 1); break;                                          \
+                        }                                                                                       \
                     }                                                                                           \
                 }                                                                                               \
             }                                                                                                   \
@@ -374,11 +395,11 @@ __attribute__((always_inline)) AVX512_TARGET static inline void tile512_impl(int
 
 // AVX2 has 16 vector registers: 3 × 4 accumulators, 3 weights and a token.
 #define TILE_FN tile_impl
-TILED_ROWS(tiled_rows_avx2, AVX2_TARGET, 3, 4)
+TILED_ROWS(tiled_rows_avx2, AVX2_TARGET, 3, 4, 1)
 #undef TILE_FN
 // AVX-512's 32 registers: 4 rows × 3 tokens × two 16-lane accumulators (all four chains).
 #define TILE_FN tile512_impl
-TILED_ROWS(tiled_rows_avx512, AVX512_TARGET, 4, 3)
+TILED_ROWS(tiled_rows_avx512, AVX512_TARGET, 4, 3, 0)
 #undef TILE_FN
 
 #endif
