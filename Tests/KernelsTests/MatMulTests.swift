@@ -42,6 +42,10 @@ final class MatMulTests: XCTestCase {
         Case(rows: 17, cols: 33, type: .bf16), Case(rows: 64, cols: 64, type: .f32),
         Case(rows: 130, cols: 77, type: .f16),
         Case(rows: 129, cols: 200, type: .bf16), Case(rows: 256, cols: 96, type: .f32),
+        // Rows of several 512-column blocks (the AVX2 tiles carry their chains across
+        // them) with every kind of remainder, and more rows than one row block (48).
+        Case(rows: 50, cols: 1100, type: .f16), Case(rows: 7, cols: 1544, type: .bf16),
+        Case(rows: 100, cols: 1031, type: .f32),
     ]
 
     func testMatchesNaiveLoopOnBothPaths() {
