@@ -306,30 +306,26 @@ enum { KB_ROW_BLOCK = 48, KB_ROW_BYTES = 256 << 10, KB_COLS = 512 };
 // The leftover tokens' narrower tiles (TILE_CALL_LEFTOVER) are tile_impl's.
 #define TILE_FN tile_impl
 
+// One 8-lane group at column `col` of a 3 × 4 tile: acc[i][j] += w_i · x_j.
+__attribute__((always_inline)) AVX2_TARGET static inline void group_fma(int dtype, int col, const uint8_t *row,
+                                                                        size_t row_bytes, const float *x, int ldx,
+                                                                        __m256 acc[3][4]) {
+    __m256 w[3];
+    UNROLL for (int i = 0; i < 3; i++) w[i] = load8(dtype, row + (size_t)i * row_bytes, col);
+    UNROLL for (int j = 0; j < 4; j++) {
+        __m256 xv = _mm256_loadu_ps(x + (size_t)j * ldx + col);
+        UNROLL for (int i = 0; i < 3; i++) acc[i][j] = _mm256_fmadd_ps(w[i], xv, acc[i][j]);
+    }
+}
+
 // Chain c of one 3 × 4 tile over full blocks [m0, m1), continuing acc; then, with
 // rem8, chain 0's 8-lane groups after the last full block (`full` of them).
 __attribute__((always_inline)) AVX2_TARGET static inline void chain_range(int dtype, int c, const uint8_t *row,
                                                                           size_t row_bytes, int m0, int m1, int full,
                                                                           int rem8, const float *x, int ldx,
                                                                           __m256 acc[3][4]) {
-    for (int m = m0; m < m1; m++) {
-        int col = 32 * m + 8 * c;
-        __m256 w[3];
-        UNROLL for (int i = 0; i < 3; i++) w[i] = load8(dtype, row + (size_t)i * row_bytes, col);
-        UNROLL for (int j = 0; j < 4; j++) {
-            __m256 xv = _mm256_loadu_ps(x + (size_t)j * ldx + col);
-            UNROLL for (int i = 0; i < 3; i++) acc[i][j] = _mm256_fmadd_ps(w[i], xv, acc[i][j]);
-        }
-    }
-    for (int e = 0; e < rem8; e++) {
-        int col = 32 * full + 8 * e;
-        __m256 w[3];
-        UNROLL for (int i = 0; i < 3; i++) w[i] = load8(dtype, row + (size_t)i * row_bytes, col);
-        UNROLL for (int j = 0; j < 4; j++) {
-            __m256 xv = _mm256_loadu_ps(x + (size_t)j * ldx + col);
-            UNROLL for (int i = 0; i < 3; i++) acc[i][j] = _mm256_fmadd_ps(w[i], xv, acc[i][j]);
-        }
-    }
+    for (int m = m0; m < m1; m++) group_fma(dtype, 32 * m + 8 * c, row, row_bytes, x, ldx, acc);
+    for (int e = 0; e < rem8; e++) group_fma(dtype, 32 * full + 8 * e, row, row_bytes, x, ldx, acc);
 }
 
 __attribute__((always_inline)) AVX2_TARGET static inline int blocked_rows_impl(int dtype, const uint8_t *base,

@@ -94,11 +94,11 @@ public enum RWKVCppWriter {
         return quantizable && shape[1] % 32 == 0 ? requested : .f32
     }
 
+    /// A row-major `[rows, cols]` float32 matrix as its `[cols, rows]` transpose.
     static func transpose(_ v: [Float], _ rows: Int, _ cols: Int) -> [Float] {
-        var out = v
-        for r in 0..<rows {
-            for c in 0..<cols { out[c * rows + r] = v[r * cols + c] }
+        [Float](unsafeUninitializedCapacity: v.count) { out, n in
+            v.withUnsafeBytes { Transpose.copy($0.baseAddress!, rows: rows, cols: cols, into: out.baseAddress!) }
+            n = v.count
         }
-        return out
     }
 }

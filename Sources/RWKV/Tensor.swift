@@ -75,29 +75,28 @@ public struct Tensor: @unchecked Sendable {
     /// Calls `body` with `count` bytes of the row-major data from byte `offset`
     /// (gathered from the panels when the data is laid out in panels).
     func withRowMajorBytes<R>(at offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        // Byte by byte, in units of one element (float types) or one block (ggml types):
+        // unit c of row r sits at `address(r, c)`.
+        let unitBytes: Int, units: Int, address: (Int, Int) -> Int
         if storedTransposed {
-            // Element (r, c) of this [rows, cols] tensor is stored at c · rows + r.
-            let rows = shape[0], cols = shape[1]
-            var bytes = [UInt8](repeating: 0, count: count)
-            for i in 0..<count {
-                let (e, within) = (offset + i).quotientAndRemainder(dividingBy: 4)
-                let (r, c) = e.quotientAndRemainder(dividingBy: cols)
-                bytes[i] = data.load(fromByteOffset: (c * rows + r) * 4 + within, as: UInt8.self)
-            }
-            return bytes.withUnsafeBytes(body)
-        }
-        guard panelColumns > 0, let cols = shape.last, cols > 0 else {
+            // Element (r, c) of this [rows, cols] float32 tensor is stored at c · rows + r.
+            let rows = shape[0]
+            (unitBytes, units, address) = (4, shape[1], { r, c in (c * rows + r) * 4 })
+        } else if panelColumns > 0, let cols = shape.last, cols > 0 {
+            let m = WeightMatrix(
+                type: type, base: data, rows: self.count / cols, cols: cols, panelColumns: panelColumns)
+            let blockSize = type.blockSize
+            (unitBytes, units, address) = (
+                type.blockBytes, cols / blockSize, { r, c in m.byteOffset(row: r, column: c * blockSize) }
+            )
+        } else {
             return body(UnsafeRawBufferPointer(start: data + offset, count: count))
         }
-        let m = WeightMatrix(type: type, base: data, rows: self.count / cols, cols: cols, panelColumns: panelColumns)
-        // Byte by byte, in units of one element (float types) or one block (ggml types).
-        let unitBytes = type.blockBytes, units = cols / type.blockSize
         var bytes = [UInt8](repeating: 0, count: count)
         for i in 0..<count {
             let (u, within) = (offset + i).quotientAndRemainder(dividingBy: unitBytes)
             let (r, c) = u.quotientAndRemainder(dividingBy: units)
-            let at = m.byteOffset(row: r, column: c * type.blockSize) + within
-            bytes[i] = data.load(fromByteOffset: at, as: UInt8.self)
+            bytes[i] = data.load(fromByteOffset: address(r, c) + within, as: UInt8.self)
         }
         return bytes.withUnsafeBytes(body)
     }
