@@ -201,8 +201,9 @@ size_t int_acts_bytes(int cols, int n_tokens, int digits);
 int_acts int_acts_prepare(const float *X, int ldx, int cols, int n_tokens, int digits, void *mem);
 
 /// The per-thread scratch buffers: one slot per use that may be live at the same time
-/// as another on one thread (a batch's rounded activations and a panel's partial sums).
-enum { SCRATCH_ACTS = 0, SCRATCH_PANEL_PARTIALS = 1, SCRATCH_SLOTS = 2 };
+/// as another on one thread (a batch's rounded activations, a panel's partial sums and
+/// the float32 copy of a row block that the AVX2 prefill tiles read).
+enum { SCRATCH_ACTS = 0, SCRATCH_PANEL_PARTIALS = 1, SCRATCH_TILE_PANEL = 2, SCRATCH_SLOTS = 3 };
 
 /// This thread's scratch buffer `slot` of at least `bytes` (64-byte aligned; reused by
 /// the next call for the slot on the same thread, freed when the thread ends); NULL

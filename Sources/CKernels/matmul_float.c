@@ -232,7 +232,7 @@ __attribute__((always_inline)) AVX2_TARGET static inline void tile_impl(int dtyp
 // AVX-512 walks its tiles by token block: tokens in blocks of TILE_TOKEN_BLOCK whose
 // activations stay in L2 while every row tile of the range passes over them, each
 // row tile's weights staying in L1 across the block. (AVX2 blocks rows and columns
-// instead; see tiled_rows_avx2 below.)
+// and reads fp32 panels instead; see panel_rows_impl below.)
 enum { TILE_TOKEN_BLOCK = 48 };
 
 #define TILE_CALL(R, T)                                                                         \
@@ -282,66 +282,103 @@ enum { TILE_TOKEN_BLOCK = 48 };
         return rows_done;                                                                                       \
     }
 
-// ---- many tokens on AVX2: tiles over row blocks and column blocks
+// ---- many tokens on AVX2: tiles over fp32 panels of a row block
 //
-// The 3 × 4 tiles of tile_impl, with their four chains cut into column blocks of
-// KB_COLS and carried in memory from one block to the next. A chain is a sequence
-// of multiply-adds into one accumulator, so stopping it after any group and going
-// on from the stored value gives the same bits; chain 0's 8-lane groups after the
-// last full block come after all its blocks, and the chains are combined and
-// reduced exactly as tile_impl does. So the results equal tile_impl's (and the row
-// kernel's) bit for bit; only what sits in which cache changes:
-// - each 4-token tile of activations is read one column block (8 KiB) at a time,
-//   which stays in L1 while every row tile of the row block passes over it — a whole
-//   tile of 3072-column rows is 48 KiB, more than the 32 KiB L1 of the Zen 2 host;
-// - the row block (at most KB_ROW_BLOCK rows and about KB_ROW_BYTES of weights)
-//   stays in L2 while the token tiles pass over it, so each weight that reaches L1
-//   serves four tokens.
-// Measured on the Zen 2 host, 512 tokens of fp16, against tiles without blocks:
-// 780 × 3072 40 → 62-64 GFLOP/s, 1026 × 2048 52 → 64, 768 × 768 58 → 62-64.
-// The state of a row block's chains (16 tiles × 4 chains × 12 accumulators) is
-// 24 KiB on the stack.
-enum { KB_ROW_BLOCK = 48, KB_ROW_BYTES = 256 << 10, KB_COLS = 512 };
+// The 3 × 4 tiles of tile_impl, with two changes that move memory traffic and
+// keep the arithmetic:
+// - Each block of rows is first copied, as float32, into a panel laid out in the
+//   order the tiles read it: for each 3-row tile, for each chain c, for each of the
+//   chain's 8-lane groups, the tile's three rows' 8 weights (96 bytes). The inner
+//   loop then reads one sequential stream with no conversion; fp16 and bf16 are
+//   converted once per call instead of once per 4-token tile, which on the Zen 2
+//   host was what held the fp16 tiles below the fp32 ones. The panel (at most
+//   PANEL_BYTES, so it stays in L2) is built once and read by every token tile.
+// - The four chains are cut into column blocks of KB_COLS and carried in memory
+//   from one block to the next, so that a 4-token tile of wide activations (a
+//   3072-column tile is 48 KiB) is read one L1-sized block (16 KiB) at a time.
+// A chain is a sequence of multiply-adds into one accumulator, so stopping it
+// after any group and going on from the stored value gives the same bits; chain
+// 0's 8-lane groups after the last full block come after all its blocks, and the
+// chains are combined and reduced exactly as tile_impl does. So the results equal
+// tile_impl's (and the row kernel's) bit for bit.
+// Measured on the Zen 2 host (micro-benchmark, 512 tokens of fp16, GFLOP/s),
+// against the unpanelled column-blocked tiles before it: 768 × 768 58-66 → 74-80,
+// 3072 × 768 59-64 → 75-78, 768 × 3072 59-69 → 63-71. Converting to an fp16 panel
+// instead (half the bytes, the conversion left in the loop) ran at 63-67; panels
+// of 96 KiB lost on 3072 columns, 288 KiB gained nothing; software prefetch of the
+// panel and walking two token tiles per panel pass were no better.
+// The chains' state for a row block (16 tiles × 4 chains × 12 accumulators) is
+// 24 KiB on the stack; the panel is this thread's scratch (at most PANEL_BYTES, or
+// three rows of the matrix if one row is wider than that), kept for the next call.
+enum { PANEL_MAX_ROWS = 48, PANEL_BYTES = 192 << 10, KB_COLS = 1024 };
 
 // The leftover tokens' narrower tiles (TILE_CALL_LEFTOVER) are tile_impl's.
 #define TILE_FN tile_impl
 
-// One 8-lane group at column `col` of a 3 × 4 tile: acc[i][j] += w_i · x_j.
-__attribute__((always_inline)) AVX2_TARGET static inline void group_fma(int dtype, int col, const uint8_t *row,
-                                                                        size_t row_bytes, const float *x, int ldx,
-                                                                        __m256 acc[3][4]) {
-    __m256 w[3];
-    UNROLL for (int i = 0; i < 3; i++) w[i] = load8(dtype, row + (size_t)i * row_bytes, col);
-    UNROLL for (int j = 0; j < 4; j++) {
-        __m256 xv = _mm256_loadu_ps(x + (size_t)j * ldx + col);
-        UNROLL for (int i = 0; i < 3; i++) acc[i][j] = _mm256_fmadd_ps(w[i], xv, acc[i][j]);
+// Copies rows [r0, r0 + 3·tiles) into the panel layout described above.
+__attribute__((always_inline)) AVX2_TARGET static inline void fill_panel(int dtype, const uint8_t *base,
+                                                                         size_t row_bytes, int cols, int r0, int tiles,
+                                                                         float *panel) {
+    int full = cols / 32, rem8 = (cols % 32) / 8;
+    for (int k = 0; k < tiles; k++) {
+        const uint8_t *row = base + (size_t)(r0 + 3 * k) * row_bytes;
+        for (int c = 0; c < 4; c++) {
+            int groups = c == 0 ? full + rem8 : full;
+            for (int g = 0; g < groups; g++) {
+                int col = g < full ? 32 * g + 8 * c : 32 * full + 8 * (g - full);
+                UNROLL for (int i = 0; i < 3; i++)
+                    _mm256_store_ps(panel + 8 * i, load8(dtype, row + (size_t)i * row_bytes, col));
+                panel += 24;
+            }
+        }
     }
 }
 
-// Chain c of one 3 × 4 tile over full blocks [m0, m1), continuing acc; then, with
-// rem8, chain 0's 8-lane groups after the last full block (`full` of them).
-__attribute__((always_inline)) AVX2_TARGET static inline void chain_range(int dtype, int c, const uint8_t *row,
-                                                                          size_t row_bytes, int m0, int m1, int full,
-                                                                          int rem8, const float *x, int ldx,
-                                                                          __m256 acc[3][4]) {
-    for (int m = m0; m < m1; m++) group_fma(dtype, 32 * m + 8 * c, row, row_bytes, x, ldx, acc);
-    for (int e = 0; e < rem8; e++) group_fma(dtype, 32 * full + 8 * e, row, row_bytes, x, ldx, acc);
+// One 8-lane group of a 3 × 4 tile from its panel entry: acc[i][j] += w_i · x_j.
+__attribute__((always_inline)) AVX2_TARGET static inline void panel_fma(const float *w, const float *x, int ldx,
+                                                                        __m256 acc[3][4]) {
+    __m256 w0 = _mm256_load_ps(w), w1 = _mm256_load_ps(w + 8), w2 = _mm256_load_ps(w + 16);
+    UNROLL for (int j = 0; j < 4; j++) {
+        __m256 xv = _mm256_loadu_ps(x + (size_t)j * ldx);
+        acc[0][j] = _mm256_fmadd_ps(w0, xv, acc[0][j]);
+        acc[1][j] = _mm256_fmadd_ps(w1, xv, acc[1][j]);
+        acc[2][j] = _mm256_fmadd_ps(w2, xv, acc[2][j]);
+    }
 }
 
-__attribute__((always_inline)) AVX2_TARGET static inline int blocked_rows_impl(int dtype, const uint8_t *base,
-                                                                               size_t row_bytes, int cols,
-                                                                               const float *X, int ldx, int n_tokens,
-                                                                               float *Y, int ldy, int lo, int hi) {
+// Chain c of one tile over full blocks [m0, m1), continuing acc, reading the chain's
+// panel entries from `w` (the entry of block m0); then, with rem8, chain 0's 8-lane
+// groups after the last full block (`full` of them), whose entries follow.
+__attribute__((always_inline)) AVX2_TARGET static inline void panel_chain(int c, const float *w, int m0, int m1,
+                                                                          int full, int rem8, const float *x, int ldx,
+                                                                          __m256 acc[3][4]) {
+    for (int m = m0; m < m1; m++, w += 24) panel_fma(w, x + 32 * m + 8 * c, ldx, acc);
+    for (int e = 0; e < rem8; e++, w += 24) panel_fma(w, x + 32 * full + 8 * e, ldx, acc);
+}
+
+__attribute__((always_inline)) AVX2_TARGET static inline int panel_rows_impl(int dtype, const uint8_t *base,
+                                                                             size_t row_bytes, int cols,
+                                                                             const float *X, int ldx, int n_tokens,
+                                                                             float *Y, int ldy, int lo, int hi) {
     enum { R = 3, T = 4, BLOCKS = KB_COLS / 32 };
     int rows_done = lo + (hi - lo) / R * R;
+    if (rows_done == lo) return lo;
     int tokens_done = n_tokens / T * T;
     int full = cols / 32, rem8 = (cols % 32) / 8, tail_at = cols & ~7;
-    size_t fit = KB_ROW_BYTES / row_bytes / R * R;
-    int row_block = fit < R ? R : fit < KB_ROW_BLOCK ? (int)fit : KB_ROW_BLOCK;
-    __m256 state[KB_ROW_BLOCK / R][4][R][T];
+    // One row's panel entries: tail_at floats (32-byte aligned, since tail_at % 8 == 0).
+    size_t row_floats = (size_t)tail_at;
+    size_t fit = row_floats ? PANEL_BYTES / (row_floats * sizeof(float)) / R * R : PANEL_MAX_ROWS;
+    int row_block = fit < R ? R : fit < PANEL_MAX_ROWS ? (int)fit : PANEL_MAX_ROWS;
+    size_t panel_bytes = (size_t)row_block * row_floats * sizeof(float);
+    // Without memory for the panel the caller's row kernel does every row: same bits, slower.
+    float *panel = thread_scratch(SCRATCH_TILE_PANEL, panel_bytes);
+    if (!panel) return lo;
+    size_t tile_floats = (size_t)R * row_floats;
+    __m256 state[PANEL_MAX_ROWS / R][4][R][T];
     for (int r0 = lo; r0 < rows_done; r0 += row_block) {
         int r1 = r0 + row_block < rows_done ? r0 + row_block : rows_done;
         int tiles = (r1 - r0) / R;
+        fill_panel(dtype, base, row_bytes, cols, r0, tiles, panel);
         for (int t = 0; t < tokens_done; t += T) {
             const float *x = X + (size_t)t * ldx;
             float *y = Y + (size_t)t * ldy;
@@ -350,15 +387,17 @@ __attribute__((always_inline)) AVX2_TARGET static inline int blocked_rows_impl(i
                 int m1 = m0 + BLOCKS < full ? m0 + BLOCKS : full;
                 int last = m1 == full;
                 for (int k = 0; k < tiles; k++) {
-                    const uint8_t *row = base + (size_t)(r0 + k * R) * row_bytes;
+                    const float *tile = panel + (size_t)k * tile_floats;
                     for (int c = 0; c < 4; c++) {
+                        // Chain c's entries start after chains 0 … c-1 (chain 0 has rem8 more).
+                        const float *w = tile + 24 * ((size_t)c * full + (c > 0 ? rem8 : 0) + m0);
                         __m256 acc[R][T];
                         // An opaque zero, as in chain_pass, for the first block.
                         __m256 zero = _mm256_setzero_ps();
                         __asm__("" : "+x"(zero));
                         UNROLL for (int i = 0; i < R; i++)
                             UNROLL for (int j = 0; j < T; j++) acc[i][j] = m0 == 0 ? zero : state[k][c][i][j];
-                        chain_range(dtype, c, row, row_bytes, m0, m1, full, last && c == 0 ? rem8 : 0, x, ldx, acc);
+                        panel_chain(c, w, m0, m1, full, last && c == 0 ? rem8 : 0, x, ldx, acc);
                         UNROLL for (int i = 0; i < R; i++)
                             UNROLL for (int j = 0; j < T; j++) state[k][c][i][j] = acc[i][j];
                     }
@@ -377,7 +416,7 @@ __attribute__((always_inline)) AVX2_TARGET static inline int blocked_rows_impl(i
                     }
             }
         }
-        // The tokens after the last whole tile: one narrower tile per row tile, unblocked.
+        // The tokens after the last whole tile: one narrower tile per row tile, unpanelled.
         if (tokens_done < n_tokens) {
             const float *x = X + (size_t)tokens_done * ldx;
             float *y = Y + (size_t)tokens_done * ldy;
@@ -489,9 +528,9 @@ __attribute__((always_inline)) AVX512_TARGET static inline void tile512_impl(int
 // AVX2 has 16 vector registers: 3 × 4 accumulators, 3 weights and a token.
 AVX2_TARGET int tiled_rows_avx2(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
                                 int n_tokens, float *Y, int ldy, int lo, int hi) {
-    if (dtype == CK_F16) return blocked_rows_impl(CK_F16, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi);
-    if (dtype == CK_BF16) return blocked_rows_impl(CK_BF16, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi);
-    return blocked_rows_impl(CK_F32, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi);
+    if (dtype == CK_F16) return panel_rows_impl(CK_F16, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi);
+    if (dtype == CK_BF16) return panel_rows_impl(CK_BF16, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi);
+    return panel_rows_impl(CK_F32, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi);
 }
 #undef TILE_FN
 // AVX-512's 32 registers: 4 rows × 3 tokens × two 16-lane accumulators (all four chains).

@@ -42,11 +42,35 @@ final class MatMulTests: XCTestCase {
         Case(rows: 17, cols: 33, type: .bf16), Case(rows: 64, cols: 64, type: .f32),
         Case(rows: 130, cols: 77, type: .f16),
         Case(rows: 129, cols: 200, type: .bf16), Case(rows: 256, cols: 96, type: .f32),
-        // Rows of several 512-column blocks (the AVX2 tiles carry their chains across
-        // them) with every kind of remainder, and more rows than one row block (48).
+        // Rows of one to three 1024-column blocks (the AVX2 tiles carry their chains
+        // across them) with every kind of remainder, and more rows than one row block
+        // (at most 48 rows and 192 KiB of float32 panel: 44 rows of 1100 columns, 23
+        // of 2063).
         Case(rows: 50, cols: 1100, type: .f16), Case(rows: 7, cols: 1544, type: .bf16),
-        Case(rows: 100, cols: 1031, type: .f32),
+        Case(rows: 100, cols: 1031, type: .f32), Case(rows: 50, cols: 2100, type: .f16),
+        Case(rows: 7, cols: 3080, type: .bf16), Case(rows: 100, cols: 2063, type: .f32),
     ]
+
+    func testRowsWiderThanThePanelBudget() {
+        // 50,003 fp16 columns are more than the tiles' 192 KiB float32 panel holds in
+        // one row, so they take a single row tile at a time. Against the naive loop, and
+        // one token alone against its row of the many-token product, bit for bit.
+        let c = Case(rows: 7, cols: 50_003, type: .f16)
+        let (got, want) = run(c, tokens: 9, pool: .serial, offsetBytes: 1)
+        for i in 0..<got.count {
+            XCTAssertEqual(got[i], want[i], accuracy: 1e-6 * abs(want[i]) + 1e-3, "at \(i)")
+        }
+        let (bytes, _) = store(randomFloats(c.rows * c.cols, seed: UInt64(c.rows * 31 + c.cols)), as: c.type)
+        let x = randomFloats(9 * c.cols, seed: 99)
+        for t in [0, 5, 8] {
+            var y = [Float](repeating: 0, count: c.rows)
+            bytes.withUnsafeBytes { raw in
+                let w = WeightMatrix(type: c.type, base: raw.baseAddress!, rows: c.rows, cols: c.cols)
+                MatMul.vector(w, Array(x[(t * c.cols)..<((t + 1) * c.cols)]), &y)
+            }
+            XCTAssertEqual(y, Array(got[(t * c.rows)..<((t + 1) * c.rows)]), "token \(t)")
+        }
+    }
 
     func testMatchesNaiveLoopOnBothPaths() {
         for portable in [false, true] {
@@ -88,10 +112,12 @@ final class MatMulTests: XCTestCase {
     func oneTokenEqualsManyTokens(count: Int) {
         for c in cases {
             let (many, _) = run(c, tokens: count, pool: .serial)
+            // The same weights and inputs as `run`, made once per case.
+            let (bytes, _) = store(randomFloats(c.rows * c.cols, seed: UInt64(c.rows * 31 + c.cols)), as: c.type)
+            let inputs = randomFloats(count * c.cols, seed: 99)
             for t in 0..<count {
                 // Recompute token t alone by running a one-token product on its input row.
-                let (bytes, _) = store(randomFloats(c.rows * c.cols, seed: UInt64(c.rows * 31 + c.cols)), as: c.type)
-                let x = Array(randomFloats(count * c.cols, seed: 99)[(t * c.cols)..<((t + 1) * c.cols)])
+                let x = Array(inputs[(t * c.cols)..<((t + 1) * c.cols)])
                 var y = [Float](repeating: 0, count: c.rows)
                 bytes.withUnsafeBytes { raw in
                     MatMul.vector(WeightMatrix(type: c.type, base: raw.baseAddress!, rows: c.rows, cols: c.cols), x, &y)
