@@ -30,8 +30,8 @@
 
 // Rows per block: each panel's share of a block is one sequential run (256 rows of
 // 2048 FP16 columns: 1 MiB; blocks of 64 rows read the 0.4B value matrix about 3%
-// slower, of 16 about 10%), and the partial sums of a block for a 64-token chunk
-// of prefill fit in 64 KiB of scratch. Pool threads claim 64 rows at a time, so
+// slower, of 16 about 10%), and the partial sums of a block for a 128-token chunk
+// of prefill fit in 128 KiB of scratch. Pool threads claim 64 rows at a time, so
 // on two threads the runs are 256 KiB.
 enum { PANEL_ROW_BLOCK = 256 };
 

@@ -11,7 +11,7 @@ final class RWKV4: ModelImplementation, @unchecked Sendable {
     static func implements(_ version: ArchitectureVersion) -> Bool { version == .v4 }
 
     static let layerNormEps: Float = 1e-5
-    static let maxChunk = 64
+    static let maxChunk = 128
 
     struct Block {
         var ln1w: [Float], ln1b: [Float], ln2w: [Float], ln2b: [Float]

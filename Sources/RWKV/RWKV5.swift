@@ -17,7 +17,7 @@ final class RWKV5: ModelImplementation, @unchecked Sendable {
     static let layerNormEps: Float = 1e-5
     /// ln_x epsilon: the package hard-codes 64e-5 (RWKV-LM trains with 1e-5 on x/8, the same thing).
     static let groupNormEps: Float = 64e-5
-    static let maxChunk = 64
+    static let maxChunk = 128
 
     struct Block {
         var ln1w: [Float], ln1b: [Float], ln2w: [Float], ln2b: [Float]

@@ -15,7 +15,7 @@ final class RWKV6: ModelImplementation, @unchecked Sendable {
     static let layerNormEps: Float = 1e-5
     /// Group-norm epsilon of ln_x (64e-5 in the package for v5.x, v6 and v7).
     static let groupNormEps: Float = 64e-5
-    static let maxChunk = 64
+    static let maxChunk = 128
 
     struct Block {
         var ln1w: [Float], ln1b: [Float], ln2w: [Float], ln2b: [Float]

@@ -4,7 +4,7 @@ import XCTest
 
 /// The promises the product is built on: every way of feeding the same tokens gives the same result.
 final class EquivalenceTests: XCTestCase {
-    /// 150 tokens: long enough to cross the engine's internal 64-token chunks.
+    /// 150 tokens: long enough to cross the engine's internal 128-token chunks.
     let tokens: [Int] = (0..<150).map { ($0 * 37 + 11) % 256 }
 
     func model(threads: Int = 1) throws -> Model {
