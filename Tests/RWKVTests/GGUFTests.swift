@@ -125,6 +125,34 @@ final class GGUFTests: XCTestCase {
             try Fixtures.stepAll(Model.load(path: out), prompt).logits, try Fixtures.stepAll(source, prompt).logits)
     }
 
+    /// A tensor stored transposed (as GGUF's float32 LoRA factors are) that something
+    /// binds as a plain `y = W·x` matrix gets a row-major copy first, so the layout
+    /// flag cannot reach a product.
+    func testStoredTransposedTensorBoundAsAMatrixIsCopiedRowMajor() throws {
+        let table = TensorTable(path: "memory", format: .synthetic, owner: self)
+        let (rows, cols) = (3, 37)
+        let canonical = (0..<(rows * cols)).map { Float($0 % 11) * 0.25 - 1 }
+        // In memory as [cols][rows], the way the GGUF layout keeps such a factor.
+        let raw = table.allocate(byteCount: rows * cols * 4)
+        for r in 0..<rows {
+            for c in 0..<cols {
+                raw.storeBytes(of: canonical[r * cols + c], toByteOffset: 4 * (c * rows + r), as: Float.self)
+            }
+        }
+        var t = Tensor(name: "m", shape: [rows, cols], type: .f32, data: UnsafeRawPointer(raw))
+        t.storedTransposed = true
+        try table.add(t)
+        let m = try TensorBinder(table: table).matrix("m", rows: rows, cols: cols)
+        var row = [Float](repeating: 0, count: cols)
+        for r in 0..<rows {
+            m.copyRow(r, into: &row)
+            XCTAssertEqual(row, Array(canonical[(r * cols)..<((r + 1) * cols)]), "row \(r)")
+        }
+        let bound = try XCTUnwrap(table["m"])
+        XCTAssertFalse(bound.storedTransposed)
+        XCTAssertEqual(bound.floats(), canonical)
+    }
+
     /// GGUF's float32 LoRA factors are used where the file has them (stored transposed),
     /// and read back in the checkpoint's order by `floats()`, `withRowMajorBytes` (the
     /// fingerprint) and the writers.
