@@ -356,6 +356,21 @@ __attribute__((always_inline)) AVX2_TARGET static inline void panel_chain(int c,
     for (int e = 0; e < rem8; e++, w += 24) panel_fma(w, x + 32 * full + 8 * e, ldx, acc);
 }
 
+// Tokens [t0, n_tokens) — fewer than a whole tile — of rows [r0, r1): one narrower
+// tile_impl tile per 3-row tile, reading the stored rows (no panel).
+__attribute__((always_inline)) AVX2_TARGET static inline void leftover_tokens(int dtype, const uint8_t *base,
+                                                                              size_t row_bytes, int cols,
+                                                                              const float *X, int ldx, int t0,
+                                                                              int n_tokens, float *Y, int ldy, int r0,
+                                                                              int r1) {
+    const float *x = X + (size_t)t0 * ldx;
+    float *y = Y + (size_t)t0 * ldy;
+    for (int r = r0; r < r1; r += 3) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+        TILE_CALL_LEFTOVER(3, 4, n_tokens - t0)
+    }
+}
+
 __attribute__((always_inline)) AVX2_TARGET static inline int panel_rows_impl(int dtype, const uint8_t *base,
                                                                              size_t row_bytes, int cols,
                                                                              const float *X, int ldx, int n_tokens,
@@ -364,6 +379,11 @@ __attribute__((always_inline)) AVX2_TARGET static inline int panel_rows_impl(int
     int rows_done = lo + (hi - lo) / R * R;
     if (rows_done == lo) return lo;
     int tokens_done = n_tokens / T * T;
+    // Fewer tokens than one tile: nothing would read a panel.
+    if (tokens_done == 0) {
+        leftover_tokens(dtype, base, row_bytes, cols, X, ldx, 0, n_tokens, Y, ldy, lo, rows_done);
+        return rows_done;
+    }
     int full = cols / 32, rem8 = (cols % 32) / 8, tail_at = cols & ~7;
     // One row's panel entries: tail_at floats (32-byte aligned, since tail_at % 8 == 0).
     size_t row_floats = (size_t)tail_at;
@@ -416,15 +436,9 @@ __attribute__((always_inline)) AVX2_TARGET static inline int panel_rows_impl(int
                     }
             }
         }
-        // The tokens after the last whole tile: one narrower tile per row tile, unpanelled.
-        if (tokens_done < n_tokens) {
-            const float *x = X + (size_t)tokens_done * ldx;
-            float *y = Y + (size_t)tokens_done * ldy;
-            for (int r = r0; r < r1; r += R) {
-                const uint8_t *row = base + (size_t)r * row_bytes;
-                TILE_CALL_LEFTOVER(R, T, n_tokens - tokens_done)
-            }
-        }
+        // The tokens after the last whole tile.
+        if (tokens_done < n_tokens)
+            leftover_tokens(dtype, base, row_bytes, cols, X, ldx, tokens_done, n_tokens, Y, ldy, r0, r1);
     }
     return rows_done;
 }
