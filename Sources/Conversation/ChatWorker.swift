@@ -6,12 +6,17 @@ import Foundation
 /// Commands run one at a time, in order, on a private serial queue. Events are
 /// delivered to `onEvent` on that queue; a UI forwards them to its own loop.
 /// `cancel()` stops the reply being generated between two tokens; the reply is
-/// kept, marked cancelled, and the session stays consistent.
+/// kept, marked cancelled, and the session stays consistent. A cancel applies to every
+/// command submitted before it, including one still waiting in the queue, so an Esc
+/// pressed right after Enter is never lost.
 public final class ChatWorker: @unchecked Sendable {
     private let controller: ChatController
     private let queue = DispatchQueue(label: "rwkv-chat.worker")
     private let lock = NSLock()
-    private var cancelFlag = false
+    /// How many lines have been submitted; each line's ticket is its number.
+    private var submitted = 0
+    /// Lines with a ticket up to this one are cancelled.
+    private var cancelledThrough = 0
     private var pending = 0
     private let onEvent: @Sendable (ChatEvent) -> Void
 
@@ -36,14 +41,15 @@ public final class ChatWorker: @unchecked Sendable {
     public func submit(_ line: String, then: ((ChatController) -> Void)?) {
         lock.lock()
         pending += 1
+        submitted += 1
+        let ticket = submitted
         lock.unlock()
         queue.async { [self] in
-            lock.lock()
-            cancelFlag = false
-            lock.unlock()
+            // The ticket, not a flag reset when the line starts, decides: a flag reset
+            // here would forget a cancel that arrived while the line was still queued.
             controller.handle(line) { event in
                 onEvent(event)
-                if case .text = event { return !isCancelled }
+                if case .text = event { return !isCancelled(ticket) }
                 return true
             }
             then?(controller)
@@ -67,17 +73,18 @@ public final class ChatWorker: @unchecked Sendable {
         }
     }
 
-    /// Asks the running reply to stop after the current token.
+    /// Asks the running reply to stop after the current token, and every line submitted
+    /// so far but not yet started to stop at its first token.
     public func cancel() {
         lock.lock()
-        cancelFlag = true
+        cancelledThrough = submitted
         lock.unlock()
     }
 
-    private var isCancelled: Bool {
+    private func isCancelled(_ ticket: Int) -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        return cancelFlag
+        return ticket <= cancelledThrough
     }
 
     /// Runs `body` on the worker's queue after every queued command, and waits for it.

@@ -139,8 +139,14 @@ final class TerminalUITests: XCTestCase {
         // Cancel a long reply with Esc.
         try tmux("send-keys", "-t", "chat", "/set max_tokens 1000000", "Enter")
         try waitFor("the setting") { $0.contains("max_tokens = 1000000") }
+        // The setting shows before its command has finished (the autosave comes after),
+        // and Enter while busy is refused; so wait for idle before sending.
+        _ = try waitIdle()
         try tmux("send-keys", "-t", "chat", "Long one", "Enter")
-        try waitFor("the reply to stream") { $0.contains("stops") }
+        try waitFor("the reply to stream") { screen in
+            screen.contains("stops") && !screen.contains("› Long one")
+                && screen.split(separator: "\n").contains { $0.hasPrefix("   ") && $0.contains("Long one") }
+        }
         try tmux("send-keys", "-t", "chat", "Escape")
         s = try waitFor("the cancelled reply") { $0.contains("(cancelled)") }
         let before = try waitIdle()

@@ -29,6 +29,40 @@ final class WorkerAndStateTests: XCTestCase {
         try worker.sync { c in try ConversationFixtures.assertSnapshotsExact(c.session, "after cancel") }
     }
 
+    func testCancelWhileTheLineIsStillQueuedIsNotLost() throws {
+        // Esc pressed right after Enter: the line waits behind another job when the cancel
+        // comes. The reply must still stop at once, not run to its 100,000-token limit.
+        let s = try ConversationFixtures.session(maxTokens: 100_000)
+        let controller = ChatController(session: s, templates: TemplateLibrary(directories: []))
+        let tokens = Counter()
+        let replies = DispatchSemaphore(value: 0)
+        let worker = ChatWorker(controller: controller) { event in
+            switch event {
+            case .text: tokens.add()
+            case .reply(let r):
+                XCTAssertEqual(r.finish, .cancelled)
+                replies.signal()
+            default: break
+            }
+        }
+        let gate = DispatchSemaphore(value: 0)
+        worker.enqueue { _ in gate.wait() }
+        worker.submit("talk for a long time")
+        worker.cancel()
+        gate.signal()
+        XCTAssertEqual(replies.wait(timeout: .now() + 30), .success, "the queued reply stops")
+        XCTAssertLessThanOrEqual(tokens.value, 1, "the reply stops at its first token")
+
+        // A line submitted after the cancel is not affected by it: it streams until its own cancel.
+        worker.submit("and again")
+        let deadline = Date().addingTimeInterval(30)
+        while tokens.value < 6, Date() < deadline { usleep(1000) }
+        XCTAssertGreaterThanOrEqual(tokens.value, 6, "a later line streams")
+        worker.cancel()
+        XCTAssertEqual(replies.wait(timeout: .now() + 30), .success, "the second reply stops")
+        try worker.sync { c in try ConversationFixtures.assertSnapshotsExact(c.session, "after a queued cancel") }
+    }
+
     func testAsyncStreamDeliversEveryEvent() async throws {
         let s = try ConversationFixtures.session(maxTokens: 10)
         let controller = ChatController(session: s, templates: TemplateLibrary(directories: []))
