@@ -247,8 +247,13 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
     if (fast && n_tokens >= 2) {
         // Whole tiles first; the rows left over (fewer than a tile) go through the row kernel.
         int avx512 = host_has_avx512() && !g_force_avx2;
-        int rows_done = avx512 ? tiled_rows_avx512(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end)
-                               : tiled_rows_avx2(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end);
+        int rows_done = row_begin;
+        // Narrow matrices (the LoRA down-projections) on AVX2 take eight rows per
+        // register; whatever they leave goes on to the tiles, then the row kernel.
+        if (!avx512 && cols <= NARROW_MAX_COLS && n_tokens >= NARROW_MIN_TOKENS)
+            rows_done = narrow_rows_avx2(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end);
+        rows_done = avx512 ? tiled_rows_avx512(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, rows_done, row_end)
+                           : tiled_rows_avx2(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, rows_done, row_end);
         for (int r = rows_done; r < row_end; r++)
             dot_rows_avx2(dtype, base + (size_t)r * row_bytes, cols, X, ldx, n_tokens, Y, ldy, r);
         return;

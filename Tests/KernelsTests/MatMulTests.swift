@@ -49,6 +49,11 @@ final class MatMulTests: XCTestCase {
         Case(rows: 50, cols: 1100, type: .f16), Case(rows: 7, cols: 1544, type: .bf16),
         Case(rows: 100, cols: 1031, type: .f32), Case(rows: 50, cols: 2100, type: .f16),
         Case(rows: 7, cols: 3080, type: .bf16), Case(rows: 100, cols: 2063, type: .f32),
+        // Narrow matrices (the LoRA down-projections' 32 to 128 columns), which AVX2 runs
+        // eight rows per register in 16-row panels: whole panels, an 8-row group and
+        // rows left over for the tiles (70 = 4·16 + 6, 44 = 2·16 + 8 + 4, 24 = 16 + 8).
+        Case(rows: 70, cols: 64, type: .f16), Case(rows: 44, cols: 32, type: .bf16),
+        Case(rows: 24, cols: 128, type: .f32), Case(rows: 40, cols: 96, type: .f16),
     ]
 
     func testRowsWiderThanThePanelBudget() {
