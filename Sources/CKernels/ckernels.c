@@ -312,6 +312,54 @@ float ck_stream_sum(const float *src, size_t n) {
     return s;
 }
 
+// ---------------------------------------------------------------- arithmetic probe
+//
+// Twelve independent multiply-add chains: more than the FMA latency times the FMA
+// ports of any x86 core we run on (4-5 cycles × 2), so the loop runs at the issue
+// rate and measures the peak. The empty asm keeps the chains from being merged or
+// hoisted; nothing is loaded or stored inside the loop.
+
+#if CK_HAVE_AVX2_PATH
+AVX2_TARGET static float fma_chains_avx2(long iterations) {
+    __m256 a0 = _mm256_set1_ps(0.f), a1 = _mm256_set1_ps(1.f), a2 = _mm256_set1_ps(2.f), a3 = _mm256_set1_ps(3.f);
+    __m256 a4 = _mm256_set1_ps(4.f), a5 = _mm256_set1_ps(5.f), a6 = _mm256_set1_ps(6.f), a7 = _mm256_set1_ps(7.f);
+    __m256 a8 = _mm256_set1_ps(8.f), a9 = _mm256_set1_ps(9.f), a10 = _mm256_set1_ps(10.f), a11 = _mm256_set1_ps(11.f);
+    // A factor just under 1 and a small addend keep the values finite for any length.
+    __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (long k = 0; k < iterations; k++) {
+        a0 = _mm256_fmadd_ps(a0, m, c); a1 = _mm256_fmadd_ps(a1, m, c); a2 = _mm256_fmadd_ps(a2, m, c);
+        a3 = _mm256_fmadd_ps(a3, m, c); a4 = _mm256_fmadd_ps(a4, m, c); a5 = _mm256_fmadd_ps(a5, m, c);
+        a6 = _mm256_fmadd_ps(a6, m, c); a7 = _mm256_fmadd_ps(a7, m, c); a8 = _mm256_fmadd_ps(a8, m, c);
+        a9 = _mm256_fmadd_ps(a9, m, c); a10 = _mm256_fmadd_ps(a10, m, c); a11 = _mm256_fmadd_ps(a11, m, c);
+        __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7),
+                         "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+    return hsum8(_mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11))));
+}
+#endif
+
+int ck_fma_chains_flops(void) { return ck_active_isa() ? 12 * 8 * 2 : 12 * 2; }
+
+float ck_fma_chains(long iterations) {
+#if CK_HAVE_AVX2_PATH
+    if (ck_active_isa()) return fma_chains_avx2(iterations);
+#endif
+    // The portable kernels' arithmetic: scalar multiply-adds, twelve chains.
+    float a[12];
+    for (int i = 0; i < 12; i++) a[i] = (float)i;
+    for (long k = 0; k < iterations; k++) {
+        for (int i = 0; i < 12; i++) a[i] = a[i] * 0.999999f + 1e-7f;
+#if defined(__GNUC__)
+        __asm__ volatile("" : : "r"(a) : "memory");
+#endif
+    }
+    float s = 0;
+    for (int i = 0; i < 12; i++) s += a[i];
+    return s;
+}
+
 // ---------------------------------------------------------------- quantization (ggml reference rules)
 
 

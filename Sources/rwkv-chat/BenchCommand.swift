@@ -13,8 +13,10 @@ struct BenchCommand: ParsableCommand {
             Generation is timed token by token after a warm-up, in --repeats rounds of --tokens
             tokens, and compared with this machine's read bandwidth, measured just before and
             just after each round: a generated token must read every weight once, so weight
-            bytes ÷ bandwidth is its lower bound. Figures vary with the machine's load; compare
-            ratios measured in one run.
+            bytes ÷ bandwidth is its lower bound. Prefill is compared in the same way with the
+            arithmetic peak (independent FMA chains on the same threads, read before and after
+            each round), counting the weight matrices' 2 · rows · cols operations per token.
+            Figures vary with the machine's load; compare ratios measured in one run.
             """)
 
     @Option(name: .long, help: "Model file to measure.") var model: String?
@@ -109,19 +111,44 @@ struct BenchCommand: ParsableCommand {
             m.tensors.dataBytes - emb.type.byteCount(elements: emb.count) + emb.type.byteCount(elements: c.embedding)
         out["weight_bytes_per_token"] = weightBytes
 
-        // Prefill: one sequence-mode call over `prefill` tokens from a fresh state.
+        // Prefill: one sequence-mode call over `prefill` tokens from a fresh state, in
+        // `repeats` rounds, each between two readings of the arithmetic peak (which moves
+        // with this VM's clock, as bandwidth does, so each round is compared with the
+        // readings around it). A prompt token costs 2 · rows · cols for every weight
+        // matrix but the embedding table and the head (run for the last token only);
+        // the delta rule and the element-wise work come on top and are not counted.
         let prompt = (0..<prefill).map { ($0 * 31 + 7) % c.vocabulary }
+        let matrixFlops = m.tensors.tensors
+            .filter { $0.shape.count == 2 && $0.name != "emb.weight" && $0.name != "head.weight" }
+            .reduce(0) { $0 + 2 * $1.count }
+        out["matrix_flops_per_token"] = matrixFlops
+        let peakProbe = ComputePeak(threads: threads)
+        var peaks = [peakProbe.measure()]
         var prefillRates: [Double] = []
+        var peakFractions: [Double] = []
         for _ in 0..<repeats {
             var ps = m.initialState()
             let t0 = DispatchTime.now().uptimeNanoseconds
             _ = try m.sequence(prompt, state: &ps)
-            prefillRates.append(Double(prefill) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
+            let rate = Double(prefill) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            prefillRates.append(rate)
+            peaks.append(peakProbe.measure())
+            let around = (peaks[peaks.count - 2] + peaks[peaks.count - 1]) / 2
+            peakFractions.append(rate * Double(matrixFlops) / 1e9 / around)
         }
         let pf = Stats(prefillRates)
         out["prefill_tokens_per_s"] = pf.median
         out["prefill_tokens_per_s_min"] = pf.min
         out["prefill_tokens_per_s_max"] = pf.max
+        out["prefill_gflops"] = pf.median * Double(matrixFlops) / 1e9
+        let pk = Stats(peaks)
+        out["compute_peak_gflops"] = pk.median
+        out["compute_peak_gflops_min"] = pk.min
+        out["compute_peak_gflops_max"] = pk.max
+        let pfr = Stats(peakFractions)
+        out["prefill_peak_fraction"] = pfr.median
+        out["prefill_peak_fraction_min"] = pfr.min
+        out["prefill_peak_fraction_max"] = pfr.max
 
         // State: fork (a copy of the value), serialize, restore, of a state after a
         // 4-token warm-up (which generation below continues from).

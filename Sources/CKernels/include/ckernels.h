@@ -178,6 +178,14 @@ long ck_pool_stolen_quads(void);
 /// Sum of n float32 values read once, as fast as the memory system allows (for measuring read bandwidth).
 float ck_stream_sum(const float *src, size_t n);
 
+/// Runs twelve independent multiply-add chains `iterations` times on the active path
+/// (8-lane FMA on AVX2, scalar otherwise) and returns their sum (for measuring the
+/// arithmetic peak; the value itself means nothing).
+float ck_fma_chains(long iterations);
+
+/// Floating-point operations in one iteration of ck_fma_chains on the active path.
+int ck_fma_chains_flops(void);
+
 #ifdef __cplusplus
 }
 #endif
