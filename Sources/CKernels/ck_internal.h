@@ -346,11 +346,13 @@ int tiled_rows_avx512(int dtype, const uint8_t *base, size_t row_bytes, int cols
                       int n_tokens, float *Y, int ldy, int lo, int hi);
 
 /// The widest rows narrow_rows_avx2 takes (the LoRA factors' ranks are 32 to 128 at
-/// the 0.1B and 0.4B shapes); wider ones run faster in the register tiles.
+/// the 0.1B and 0.4B shapes; wider ones run faster in the register tiles), and the
+/// fewest tokens.
 enum { NARROW_MAX_COLS = 128, NARROW_MIN_TOKENS = 4 };
 
-/// Rows [lo, returned) for all tokens of a matrix at most NARROW_MAX_COLS wide, eight
-/// rows per register (matmul_narrow.c); returns lo for wider ones. The caller runs the rest.
+/// Rows [lo, returned) for all tokens of a matrix at most NARROW_MAX_COLS wide in whole
+/// 32-column blocks, eight rows per register (matmul_narrow.c); returns lo for any other
+/// matrix or fewer than NARROW_MIN_TOKENS tokens. The caller runs the rest.
 int narrow_rows_avx2(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
                      int n_tokens, float *Y, int ldy, int lo, int hi);
 

@@ -250,7 +250,7 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
         int rows_done = row_begin;
         // Narrow matrices (the LoRA down-projections) on AVX2 take eight rows per
         // register; whatever they leave goes on to the tiles, then the row kernel.
-        if (!avx512 && cols <= NARROW_MAX_COLS && n_tokens >= NARROW_MIN_TOKENS)
+        if (!avx512)
             rows_done = narrow_rows_avx2(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end);
         rows_done = avx512 ? tiled_rows_avx512(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, rows_done, row_end)
                            : tiled_rows_avx2(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, rows_done, row_end);

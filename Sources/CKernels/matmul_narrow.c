@@ -167,8 +167,9 @@ __attribute__((always_inline)) AVX2_TARGET static inline int narrow_rows_impl(in
 
 AVX2_TARGET int narrow_rows_avx2(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
                                  int n_tokens, float *Y, int ldy, int lo, int hi) {
-    // Whole 32-column blocks only: no 8-lane groups or scalar tail after the last one.
-    if (cols > NARROW_MAX_COLS || cols % 32 != 0 || cols == 0) return lo;
+    // Whole 32-column blocks only (no 8-lane groups or scalar tail after the last one),
+    // and enough tokens for a tile of three to share each panel.
+    if (cols > NARROW_MAX_COLS || cols % 32 != 0 || cols == 0 || n_tokens < NARROW_MIN_TOKENS) return lo;
     if (dtype == CK_F16) return narrow_rows_impl(CK_F16, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi);
     if (dtype == CK_BF16) return narrow_rows_impl(CK_BF16, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi);
     return narrow_rows_impl(CK_F32, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, lo, hi);
