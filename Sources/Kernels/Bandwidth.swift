@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 import Foundation
 
 /// Measures this machine's memory read bandwidth, the speed limit of token generation.
@@ -33,29 +32,12 @@ public enum Bandwidth {
 
         /// Reads the buffer `repeats` times and returns the median rate in GB/s.
         public func measure(repeats: Int = 3) -> Double {
-            var rates: [Double] = []
-            var sink: Float = 0
             let (count, threads, base) = (count, threads, buffer.pointer)
-            for _ in 0..<max(1, repeats) {
-                let start = DispatchTime.now().uptimeNanoseconds
-                var partial = [Float](repeating: 0, count: threads)
-                partial.withUnsafeMutableBufferPointer { out in
-                    let outBase = out.baseAddress!
-                    pool.forEachBlock(count: threads) { range in
-                        for b in range {
-                            let lo = count * b / threads
-                            let hi = count * (b + 1) / threads
-                            outBase[b] = ck_stream_sum(base + lo, hi - lo)
-                        }
-                    }
-                }
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                sink += partial.reduce(0, +)
-                rates.append(Double(count * 4) / seconds / 1e9)
+            return pool.medianRate(parts: threads, repeats: repeats, units: Double(count * 4)) { b in
+                let lo = count * b / threads
+                let hi = count * (b + 1) / threads
+                return ck_stream_sum(base + lo, hi - lo)
             }
-            // The sum is used so the reads cannot be optimised away.
-            if sink.isNaN { print("") }
-            return rates.sorted()[rates.count / 2]
         }
     }
 }

@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 /// Measures this machine's multiply-add throughput, the speed limit of prefill.
 ///
@@ -27,24 +26,9 @@ public final class ComputePeak {
 
     /// Runs the chains `repeats` times on every thread and returns the median rate in GFLOP/s.
     public func measure(repeats: Int = 3) -> Double {
-        var rates: [Double] = []
-        var sink: Float = 0
-        let (threads, iterations) = (threads, iterations)
-        for _ in 0..<max(1, repeats) {
-            var partial = [Float](repeating: 0, count: threads)
-            let start = DispatchTime.now().uptimeNanoseconds
-            partial.withUnsafeMutableBufferPointer { out in
-                let outBase = out.baseAddress!
-                pool.forEachBlock(count: threads) { range in
-                    for b in range { outBase[b] = ck_fma_chains(iterations) }
-                }
-            }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            sink += partial.reduce(0, +)
-            rates.append(flopsPerReading / seconds / 1e9)
+        let iterations = iterations
+        return pool.medianRate(parts: threads, repeats: repeats, units: flopsPerReading) { _ in
+            ck_fma_chains(iterations)
         }
-        // The sum is used so the chains cannot be optimised away.
-        if sink.isNaN { print("") }
-        return rates.sorted()[rates.count / 2]
     }
 }
