@@ -5,20 +5,27 @@ import XCTest
 @testable import RWKV
 
 final class WorkerAndStateTests: XCTestCase {
-    func testWorkerRunsOffTheCallerThreadAndCancels() throws {
+    /// A worker over a fixture session allowed 100,000 tokens a reply, which counts the
+    /// text events in `tokens` and checks that every reply ends cancelled before calling
+    /// `onReply`.
+    func cancellingWorker(tokens: Counter, onReply: @escaping @Sendable () -> Void) throws -> ChatWorker {
         let s = try ConversationFixtures.session(maxTokens: 100_000)
         let controller = ChatController(session: s, templates: TemplateLibrary(directories: []))
-        let tokens = Counter()
-        let done = expectation(description: "reply")
-        let worker = ChatWorker(controller: controller) { event in
+        return ChatWorker(controller: controller) { event in
             switch event {
             case .text: tokens.add()
             case .reply(let r):
                 XCTAssertEqual(r.finish, .cancelled)
-                done.fulfill()
+                onReply()
             default: break
             }
         }
+    }
+
+    func testWorkerRunsOffTheCallerThreadAndCancels() throws {
+        let tokens = Counter()
+        let done = expectation(description: "reply")
+        let worker = try cancellingWorker(tokens: tokens) { done.fulfill() }
         let start = Date()
         worker.submit("talk for a long time")
         XCTAssertLessThan(Date().timeIntervalSince(start), 0.5, "submit returns at once")
@@ -32,19 +39,9 @@ final class WorkerAndStateTests: XCTestCase {
     func testCancelWhileTheLineIsStillQueuedIsNotLost() throws {
         // Esc pressed right after Enter: the line waits behind another job when the cancel
         // comes. The reply must still stop at once, not run to its 100,000-token limit.
-        let s = try ConversationFixtures.session(maxTokens: 100_000)
-        let controller = ChatController(session: s, templates: TemplateLibrary(directories: []))
         let tokens = Counter()
         let replies = DispatchSemaphore(value: 0)
-        let worker = ChatWorker(controller: controller) { event in
-            switch event {
-            case .text: tokens.add()
-            case .reply(let r):
-                XCTAssertEqual(r.finish, .cancelled)
-                replies.signal()
-            default: break
-            }
-        }
+        let worker = try cancellingWorker(tokens: tokens) { replies.signal() }
         let gate = DispatchSemaphore(value: 0)
         worker.enqueue { _ in gate.wait() }
         worker.submit("talk for a long time")
