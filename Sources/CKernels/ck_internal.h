@@ -201,9 +201,20 @@ size_t int_acts_bytes(int cols, int n_tokens, int digits);
 int_acts int_acts_prepare(const float *X, int ldx, int cols, int n_tokens, int digits, void *mem);
 
 /// The per-thread scratch buffers: one slot per use that may be live at the same time
-/// as another on one thread (a batch's rounded activations, a panel's partial sums and
-/// the float32 copy of a row block that the AVX2 prefill tiles read).
-enum { SCRATCH_ACTS = 0, SCRATCH_PANEL_PARTIALS = 1, SCRATCH_TILE_PANEL = 2, SCRATCH_SLOTS = 3 };
+/// as another on one thread (a batch's rounded activations, a panel's partial sums,
+/// the float32 copy of a row block that the AVX2 prefill tiles read, the row-lane
+/// kernel's transposed row block and permuted inputs, and a batch's row-lane inputs,
+/// which the calling thread prepares and every thread reads while the calling thread
+/// may run unprepared products itself).
+enum {
+    SCRATCH_ACTS = 0,
+    SCRATCH_PANEL_PARTIALS = 1,
+    SCRATCH_TILE_PANEL = 2,
+    SCRATCH_ROWLANE_PANEL = 3,
+    SCRATCH_ROWLANE_INPUTS = 4,
+    SCRATCH_BATCH_INPUTS = 5,
+    SCRATCH_SLOTS = 6
+};
 
 /// This thread's scratch buffer `slot` of at least `bytes` (64-byte aligned; reused by
 /// the next call for the slot on the same thread, freed when the thread ends); NULL
@@ -258,14 +269,41 @@ static inline void quant_rows(int dtype, const void *W, int cols, const int_acts
 // the product's rounded activations when its type is quantized, else NULL.
 void panel_rows(const ck_product *m, const int_acts *acts, int n_tokens, int lo, int hi);
 
-// Rows [lo, hi) of a product, row-major or in panels; `acts` as for panel_rows.
-static inline void product_rows(const ck_product *m, const int_acts *acts, int n_tokens, int lo, int hi) {
+/// A product's inputs laid out for the row-lane kernel (matmul_rowlanes.c): n_tokens
+/// rows of `stride` floats, prepared once for a batch and read by every thread. `data`
+/// is NULL when they were not prepared; the kernel then lays them out itself.
+typedef struct {
+    const float *data;
+    size_t stride;
+} rowlane_inputs;
+
+/// 1 when a product of this type and shape runs in row-lane tiles on this host
+/// (ckernels.c), so that preparing its inputs once for a batch pays.
+int rowlane_takes(int dtype, int cols, int n_tokens);
+
+/// Bytes rowlane_prepare writes for cols × n_tokens inputs (matmul_rowlanes.c).
+size_t rowlane_inputs_bytes(int cols, int n_tokens);
+
+/// X ([n_tokens][ldx], `cols` used) laid out for the row-lane kernel in `mem`
+/// (rowlane_inputs_bytes, 32-byte aligned) (matmul_rowlanes.c).
+rowlane_inputs rowlane_prepare(const float *X, int ldx, int cols, int n_tokens, float *mem);
+
+/// ck_matmul_rows for a float type, given the inputs already prepared (or NULL) and
+/// the end of the matrix's rows (rows [row_end, rows_total) may be prefetched, never
+/// computed) (ckernels.c).
+void float_rows(int dtype, const void *W, int cols, const float *X, int ldx, int n_tokens, float *Y, int ldy,
+                int row_begin, int row_end, const rowlane_inputs *prepared, int rows_total);
+
+// Rows [lo, hi) of a product, row-major or in panels; `acts` as for panel_rows, `xp`
+// the prepared row-lane inputs of a float product (or NULL).
+static inline void product_rows(const ck_product *m, const int_acts *acts, const rowlane_inputs *xp, int n_tokens,
+                                int lo, int hi) {
     if (m->panel_cols > 0 && m->panel_cols < m->cols)
         panel_rows(m, acts, n_tokens, lo, hi);
     else if (acts)
         quant_rows(m->dtype, m->W, m->cols, acts, n_tokens, m->Y, m->ldy, lo, hi);
     else
-        ck_matmul_rows(m->dtype, m->W, m->cols, m->X, m->ldx, n_tokens, m->Y, m->ldy, lo, hi);
+        float_rows(m->dtype, m->W, m->cols, m->X, m->ldx, n_tokens, m->Y, m->ldy, lo, hi, xp, m->rows);
 }
 
 #if CK_X86_SIMD
@@ -321,6 +359,32 @@ AVX2_TARGET static inline __m128 hsum8x4(__m256 a, __m256 b, __m256 c, __m256 d)
 }
 
 
+/// out[q] = column q of the 8 × 8 block in[0..7] (in[i] holds row i); the narrow and
+/// row-lane kernels transpose weights and inputs with it.
+__attribute__((always_inline)) AVX2_TARGET static inline void transpose8(__m256 in[8], __m256 out[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(in[0], in[1]), t1 = _mm256_unpackhi_ps(in[0], in[1]);
+    __m256 t2 = _mm256_unpacklo_ps(in[2], in[3]), t3 = _mm256_unpackhi_ps(in[2], in[3]);
+    __m256 t4 = _mm256_unpacklo_ps(in[4], in[5]), t5 = _mm256_unpackhi_ps(in[4], in[5]);
+    __m256 t6 = _mm256_unpacklo_ps(in[6], in[7]), t7 = _mm256_unpackhi_ps(in[6], in[7]);
+    // s_q holds columns q (low half) and q + 4 (high half) of rows 0-3, u_q of rows 4-7.
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u0 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u1 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u2 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u3 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    out[0] = _mm256_permute2f128_ps(s0, u0, 0x20);
+    out[1] = _mm256_permute2f128_ps(s1, u1, 0x20);
+    out[2] = _mm256_permute2f128_ps(s2, u2, 0x20);
+    out[3] = _mm256_permute2f128_ps(s3, u3, 0x20);
+    out[4] = _mm256_permute2f128_ps(s0, u0, 0x31);
+    out[5] = _mm256_permute2f128_ps(s1, u1, 0x31);
+    out[6] = _mm256_permute2f128_ps(s2, u2, 0x31);
+    out[7] = _mm256_permute2f128_ps(s3, u3, 0x31);
+}
+
 /// 1 when the host has AVX2, FMA and F16C (ckernels.c).
 int host_has_avx2(void);
 
@@ -355,6 +419,18 @@ enum { NARROW_MAX_COLS = 128, NARROW_MIN_TOKENS = 4 };
 /// matrix or fewer than NARROW_MIN_TOKENS tokens. The caller runs the rest.
 int narrow_rows_avx2(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
                      int n_tokens, float *Y, int ldy, int lo, int hi);
+
+/// The fewest tokens rowlane_rows_avx2 takes: one whole tile of them.
+enum { RL_MIN_TOKENS = 6 };
+
+/// Rows [lo, returned) for all tokens in 16-row tiles with the lanes over rows
+/// (matmul_rowlanes.c); returns lo for matrices narrower than 32 columns, fewer than
+/// 16 rows or RL_MIN_TOKENS tokens, or when its scratch cannot be had. The caller
+/// runs the rest.
+/// `prepared` may be NULL; rows [hi, rows_total) are only prefetched.
+int rowlane_rows_avx2(int dtype, const uint8_t *base, size_t row_bytes, int cols, const float *X, int ldx,
+                      int n_tokens, float *Y, int ldy, int lo, int hi, const rowlane_inputs *prepared,
+                      int rows_total);
 
 /// 1 when the host also has AVX-512 VNNI (ckernels.c).
 int host_has_vnni(void);

@@ -220,8 +220,6 @@ int round_for_call(int dtype, const float *X, int ldx, int cols, int n_tokens, f
 
 void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
                     int n_tokens, float *Y, int ldy, int row_begin, int row_end) {
-    const uint8_t *base = (const uint8_t *)W;
-    int fast = ck_active_isa();
     if (is_quantized(dtype)) {
         // The quantized types run on integer activations (int_activations.c), rounded
         // here for this call; a pool batch rounds them once for all its parts instead.
@@ -230,6 +228,29 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
             quant_rows(dtype, W, cols, &acts, n_tokens, Y, ldy, row_begin, row_end);
         return;
     }
+    float_rows(dtype, W, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end, NULL, row_end);
+}
+
+int rowlane_takes(int dtype, int cols, int n_tokens) {
+#if CK_HAVE_AVX2_PATH
+    // The dispatch of float_rows: AVX2 without AVX-512, and not a narrow matrix.
+    if (!ck_active_isa() || (host_has_avx512() && !g_force_avx2) || is_quantized(dtype)) return 0;
+    int narrow = cols <= NARROW_MAX_COLS && cols % 32 == 0 && n_tokens >= NARROW_MIN_TOKENS;
+    return !narrow && cols >= 32 && n_tokens >= RL_MIN_TOKENS;
+#else
+    (void)dtype, (void)cols, (void)n_tokens;
+    return 0;
+#endif
+}
+
+void float_rows(int dtype, const void *W, int cols, const float *X, int ldx, int n_tokens, float *Y, int ldy,
+                int row_begin, int row_end, const rowlane_inputs *prepared, int rows_total) {
+    const uint8_t *base = (const uint8_t *)W;
+    int fast = ck_active_isa();
+#if !CK_HAVE_AVX2_PATH
+    // Only the row-lane kernel reads these.
+    (void)prepared, (void)rows_total;
+#endif
     size_t row_bytes = (size_t)cols * elem_size(dtype);
 #if CK_HAVE_AVX2_PATH
     if (fast && n_tokens == 1) {
@@ -248,10 +269,14 @@ void ck_matmul_rows(int dtype, const void *W, int cols, const float *X, int ldx,
         // Whole tiles first; the rows left over (fewer than a tile) go through the row kernel.
         int avx512 = host_has_avx512() && !g_force_avx2;
         int rows_done = row_begin;
-        // Narrow matrices (the LoRA down-projections) on AVX2 take eight rows per
-        // register; whatever they leave goes on to the tiles, then the row kernel.
-        if (!avx512)
+        // AVX2 hosts take eight rows per register: narrow matrices (the LoRA
+        // down-projections) in their own kernel, the others in row-lane tiles.
+        // Whatever rows they leave go on to the register tiles, then the row kernel.
+        if (!avx512) {
             rows_done = narrow_rows_avx2(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, row_begin, row_end);
+            rows_done = rowlane_rows_avx2(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, rows_done, row_end,
+                                          prepared, rows_total);
+        }
         rows_done = avx512 ? tiled_rows_avx512(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, rows_done, row_end)
                            : tiled_rows_avx2(dtype, base, row_bytes, cols, X, ldx, n_tokens, Y, ldy, rows_done, row_end);
         for (int r = rows_done; r < row_end; r++)

@@ -28,31 +28,6 @@
 // Rows per panel: two 8-row groups, the tile's row extent.
 enum { NARROW_ROWS = 16 };
 
-// out[q] = column q of the 8 × 8 block in[0..7] (in[i] holds row i).
-__attribute__((always_inline)) AVX2_TARGET static inline void transpose8(__m256 in[8], __m256 out[8]) {
-    __m256 t0 = _mm256_unpacklo_ps(in[0], in[1]), t1 = _mm256_unpackhi_ps(in[0], in[1]);
-    __m256 t2 = _mm256_unpacklo_ps(in[2], in[3]), t3 = _mm256_unpackhi_ps(in[2], in[3]);
-    __m256 t4 = _mm256_unpacklo_ps(in[4], in[5]), t5 = _mm256_unpackhi_ps(in[4], in[5]);
-    __m256 t6 = _mm256_unpacklo_ps(in[6], in[7]), t7 = _mm256_unpackhi_ps(in[6], in[7]);
-    // s_q holds columns q (low half) and q + 4 (high half) of rows 0-3, u_q of rows 4-7.
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-    __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-    __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-    __m256 u0 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-    __m256 u1 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-    __m256 u2 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-    __m256 u3 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-    out[0] = _mm256_permute2f128_ps(s0, u0, 0x20);
-    out[1] = _mm256_permute2f128_ps(s1, u1, 0x20);
-    out[2] = _mm256_permute2f128_ps(s2, u2, 0x20);
-    out[3] = _mm256_permute2f128_ps(s3, u3, 0x20);
-    out[4] = _mm256_permute2f128_ps(s0, u0, 0x31);
-    out[5] = _mm256_permute2f128_ps(s1, u1, 0x31);
-    out[6] = _mm256_permute2f128_ps(s2, u2, 0x31);
-    out[7] = _mm256_permute2f128_ps(s3, u3, 0x31);
-}
-
 // panel[k][i] (k < cols, i < 8·groups; 8·groups floats per k) = weight of row
 // r0 + i at column k, as float32: the rows transposed, 8 × 8 at a time. Built once
 // per 16 rows and read by every token tile, so its cost is shared by all tokens.

@@ -190,6 +190,7 @@ typedef struct {
     int count;
     int n_tokens;
     const int_acts *acts;   // [count]: the integer activations of the quantized products
+    const rowlane_inputs *xp;  // [count]: the row-lane inputs of the float products (data NULL: none)
     const int *first_quad;  // [count + 1]: product i holds quads [first_quad[i], first_quad[i + 1])
     stretch *stretches;     // [parts]
 } batch_job;
@@ -205,7 +206,7 @@ static void run_quads(const batch_job *j, int qa, int qb) {
         int hi = ((qb < end ? qb : end) - start) * 4;
         if (hi > m->rows) hi = m->rows;
         if (lo >= hi) continue;
-        product_rows(m, is_quantized(m->dtype) ? &j->acts[i] : NULL, j->n_tokens, lo, hi);
+        product_rows(m, is_quantized(m->dtype) ? &j->acts[i] : NULL, &j->xp[i], j->n_tokens, lo, hi);
     }
 }
 
@@ -262,13 +263,13 @@ static void run_alone(const ck_product *products, int count, int n_tokens) {
     for (int i = 0; i < count; i++) {
         const ck_product *m = &products[i];
         if (!is_quantized(m->dtype)) {
-            product_rows(m, NULL, n_tokens, 0, m->rows);
+            product_rows(m, NULL, NULL, n_tokens, 0, m->rows);
             continue;
         }
         // One rounding of the inputs serves all the product's rows (and panels).
         int_acts acts;
         if (round_for_call(m->dtype, m->X, m->ldx, m->cols, n_tokens, m->Y, m->ldy, 0, m->rows, &acts))
-            product_rows(m, &acts, n_tokens, 0, m->rows);
+            product_rows(m, &acts, NULL, n_tokens, 0, m->rows);
     }
 }
 
@@ -302,6 +303,41 @@ static int prepare_acts(const ck_product *products, int count, int n_tokens, int
         used += int_acts_bytes(m->cols, n_tokens, digits);
     }
     return 1;
+}
+
+// Lays out the inputs of the batch's float products that run in row-lane tiles
+// (matmul_rowlanes.c) in this thread's scratch, once per distinct input, for every
+// thread and claim to read; without it each claim (64 rows) would lay out all the
+// tokens again. Products stored as column panels, and every product when memory runs
+// out, are left unprepared (data NULL) and lay out their own, with the same results.
+static void prepare_rowlanes(const ck_product *products, int count, int n_tokens, rowlane_inputs *xp) {
+    size_t total = 0;
+    for (int i = 0; i < count; i++) {
+        const ck_product *m = &products[i];
+        xp[i].data = NULL;
+        xp[i].stride = 0;
+        int panelled = m->panel_cols > 0 && m->panel_cols < m->cols;
+        if (!panelled && rowlane_takes(m->dtype, m->cols, n_tokens)) total += rowlane_inputs_bytes(m->cols, n_tokens);
+    }
+    if (total == 0) return;
+    uint8_t *mem = (uint8_t *)thread_scratch(SCRATCH_BATCH_INPUTS, total);
+    if (!mem) return;
+    size_t used = 0;
+    for (int i = 0; i < count; i++) {
+        const ck_product *m = &products[i];
+        int panelled = m->panel_cols > 0 && m->panel_cols < m->cols;
+        if (panelled || !rowlane_takes(m->dtype, m->cols, n_tokens)) continue;
+        int shared = -1;
+        for (int k = 0; k < i && shared < 0; k++)
+            if (xp[k].data && products[k].X == m->X && products[k].ldx == m->ldx && products[k].cols == m->cols)
+                shared = k;
+        if (shared >= 0) {
+            xp[i] = xp[shared];
+            continue;
+        }
+        xp[i] = rowlane_prepare(m->X, m->ldx, m->cols, n_tokens, (float *)(mem + used));
+        used += rowlane_inputs_bytes(m->cols, n_tokens);
+    }
 }
 
 void ck_pool_matmul_batch(ck_pool *p, const ck_product *products, int count, int n_tokens, int min_rows_per_part) {
@@ -360,7 +396,9 @@ void ck_pool_matmul_batch(ck_pool *p, const ck_product *products, int count, int
         run_alone(products, count, n_tokens);
         return;
     }
-    batch_job job = {products, count, n_tokens, acts, first_quad, stretches};
+    rowlane_inputs xp[MAX_BATCH];
+    prepare_rowlanes(products, count, n_tokens, xp);
+    batch_job job = {products, count, n_tokens, acts, xp, first_quad, stretches};
     ck_pool_run(p, batch_part, &job, (int)parts);
     if (stretches != local) free(stretches);
 }

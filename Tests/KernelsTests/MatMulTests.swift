@@ -54,6 +54,12 @@ final class MatMulTests: XCTestCase {
         // rows left over for the tiles (70 = 4·16 + 6, 44 = 2·16 + 8 + 4, 24 = 16 + 8).
         Case(rows: 70, cols: 64, type: .f16), Case(rows: 44, cols: 32, type: .bf16),
         Case(rows: 24, cols: 128, type: .f32), Case(rows: 40, cols: 96, type: .f16),
+        // Row-lane tiles (AVX2, 16 rows × 6 tokens, lanes over rows): a whole 64-row
+        // block and a 32-row one; one run of eight 32-column blocks in the input
+        // permutation and 8 rows left for the register tiles; a 16-row block with
+        // chain 0's extra 8-lane groups and a scalar tail.
+        Case(rows: 96, cols: 768, type: .f16), Case(rows: 40, cols: 256, type: .bf16),
+        Case(rows: 16, cols: 190, type: .f32),
     ]
 
     func testRowsWiderThanThePanelBudget() {
@@ -83,8 +89,9 @@ final class MatMulTests: XCTestCase {
             defer { MatMul.forcePortable(false) }
             for c in cases {
                 // 13 and 50 tokens run the register tiles (4 × 3 on AVX-512, 3 × 4 on AVX2)
-                // with ragged row and token remainders.
-                for tokens in [1, 2, 3, 5, 13, 50] {
+                // with ragged row and token remainders; 9, 10, 13 and 50 leave 3, 4, 1 and
+                // 2 tokens after the row-lane tiles' whole 6-token tiles.
+                for tokens in [1, 2, 3, 5, 9, 10, 13, 50] {
                     let (got, want) = run(c, tokens: tokens, pool: .serial, offsetBytes: 3)
                     for i in 0..<got.count {
                         XCTAssertEqual(
@@ -146,7 +153,11 @@ final class MatMulTests: XCTestCase {
     /// their own) equals each product run alone, for 1, 2 and 3 threads and for one
     /// token and many.
     func testBatchEqualsProductsRunAlone() {
-        let shapes = cases + [Case(rows: 64, cols: 96, type: .f16), Case(rows: 4, cols: 40, type: .bf16)]
+        let shapes =
+            cases + [
+                Case(rows: 64, cols: 96, type: .f16), Case(rows: 4, cols: 40, type: .bf16),
+                Case(rows: 48, cols: 768, type: .bf16),
+            ]
         let weights = shapes.map {
             store(randomFloats($0.rows * $0.cols, seed: UInt64($0.rows * 7 + $0.cols)), as: $0.type).bytes
         }
@@ -173,10 +184,14 @@ final class MatMulTests: XCTestCase {
             }
             let y = shapes.map { UnsafeMutablePointer<Float>.allocate(capacity: tokens * $0.rows) }
             defer { w.forEach { $0.deallocate() }; x.forEach { $0.deallocate() }; y.forEach { $0.deallocate() } }
+            // Products of equal width read one input buffer (their inputs are equal, being
+            // made from the same seed), as RWKV's share theirs, so that a batch's inputs
+            // prepared once serve several products.
             let products = shapes.indices.map { k in
-                MatMul.Product(
-                    WeightMatrix(type: shapes[k].type, base: w[k], rows: shapes[k].rows, cols: shapes[k].cols), x[k],
-                    ldx: shapes[k].cols + 3, y[k])
+                let source = shapes.firstIndex { $0.cols == shapes[k].cols }!
+                return MatMul.Product(
+                    WeightMatrix(type: shapes[k].type, base: w[k], rows: shapes[k].rows, cols: shapes[k].cols),
+                    x[source], ldx: shapes[k].cols + 3, y[k])
             }
             // Late workers make the calling thread take rows from their shares, so the
             // stealing path is checked too.
